@@ -1,0 +1,45 @@
+package dev.earlyexit.tensor;
+
+import java.util.Locale;
+
+/** How the engine stores weight matrices in memory (independent of how the file stores them). */
+public enum DType {
+    /** 32-bit floats: exact, the default, the one that must match the references. */
+    F32("f32", 4.0),
+    /** bfloat16: the top 16 bits of a float32, rounded to nearest even. */
+    BF16("bf16", 2.0),
+    /** 8-bit integers with one float32 scale per group of {@link Q8Matrix#GROUP} values of a row. */
+    Q8("q8", 1.0 + 4.0 / Q8Matrix.GROUP);
+
+    private final String cliName;
+    private final double bytesPerWeight;
+
+    DType(String cliName, double bytesPerWeight) {
+        this.cliName = cliName;
+        this.bytesPerWeight = bytesPerWeight;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    public double bytesPerWeight() {
+        return bytesPerWeight;
+    }
+
+    public static DType parse(String s) {
+        String k = s.toLowerCase(Locale.ROOT);
+        for (DType d : values()) {
+            if (d.cliName.equals(k) || d.name().toLowerCase(Locale.ROOT).equals(k)) {
+                return d;
+            }
+        }
+        if (k.equals("fp32") || k.equals("float32")) {
+            return F32;
+        }
+        if (k.equals("int8") || k.equals("q8_0")) {
+            return Q8;
+        }
+        throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16 or q8)");
+    }
+}

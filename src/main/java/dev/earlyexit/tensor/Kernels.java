@@ -1,0 +1,209 @@
+package dev.earlyexit.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Element-wise and reduction kernels on float arrays, written on the Vector API. All of them take
+ * explicit offsets so that callers can work on rows of a flat [T, n] block without copying.
+ */
+public final class Kernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+
+    private Kernels() {
+    }
+
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[aOff + i] * b[bOff + i];
+        }
+        return sum;
+    }
+
+    /** y[yOff..] += a * x[xOff..] */
+    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector va = FloatVector.broadcast(F, a);
+        for (; i < upper; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).fma(va, FloatVector.fromArray(F, y, yOff + i))
+                    .intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    /** y[yOff..] += x[xOff..] */
+    public static void add(float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            FloatVector.fromArray(F, y, yOff + i).add(FloatVector.fromArray(F, x, xOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += x[xOff + i];
+        }
+    }
+
+    public static void scale(float[] x, int off, int n, float s) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            FloatVector.fromArray(F, x, off + i).mul(s).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            x[off + i] *= s;
+        }
+    }
+
+    public static float sumOfSquares(float[] x, int off, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            acc = v.fma(v, acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += x[off + i] * x[off + i];
+        }
+        return sum;
+    }
+
+    public static float sum(float[] x, int off, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            acc = acc.add(FloatVector.fromArray(F, x, off + i));
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += x[off + i];
+        }
+        return sum;
+    }
+
+    /** out = x * weight / rms(x), as Llama's RMSNorm. */
+    public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = sumOfSquares(x, xOff, n) / n + eps;
+        float inv = (float) (1.0 / Math.sqrt(ss));
+        int i = 0;
+        int upper = F.loopBound(n);
+        for (; i < upper; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).mul(inv).mul(FloatVector.fromArray(F, weight, i))
+                    .intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = weight[i] * (inv * x[xOff + i]);
+        }
+    }
+
+    /** out = (x - mean) / sqrt(var + eps) * weight + bias, as torch.nn.LayerNorm (biased variance). */
+    public static void layerNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, float[] bias,
+                                 int n, float eps) {
+        float mean = sum(x, xOff, n) / n;
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector vm = FloatVector.broadcast(F, mean);
+        for (; i < upper; i += L) {
+            FloatVector d = FloatVector.fromArray(F, x, xOff + i).sub(vm);
+            acc = d.fma(d, acc);
+        }
+        float var = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float d = x[xOff + i] - mean;
+            var += d * d;
+        }
+        var /= n;
+        float inv = (float) (1.0 / Math.sqrt(var + eps));
+        i = 0;
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + i).sub(vm).mul(inv)
+                    .mul(FloatVector.fromArray(F, weight, i));
+            if (bias != null) {
+                v = v.add(FloatVector.fromArray(F, bias, i));
+            }
+            v.intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            float v = (x[xOff + i] - mean) * inv * weight[i];
+            out[outOff + i] = bias != null ? v + bias[i] : v;
+        }
+    }
+
+    /** In-place softmax of x[off, off+n). Returns nothing; x becomes a distribution. */
+    public static void softmax(float[] x, int off, int n) {
+        float max = max(x, off, n);
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        scale(x, off, n, 1f / sum);
+    }
+
+    public static float max(float[] x, int off, int n) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (; i < upper; i += L) {
+            acc = acc.max(FloatVector.fromArray(F, x, off + i));
+        }
+        float m = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            m = Math.max(m, x[off + i]);
+        }
+        return m;
+    }
+
+    public static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        float bestValue = x[off];
+        for (int i = 1; i < n; i++) {
+            if (x[off + i] > bestValue) {
+                bestValue = x[off + i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** SwiGLU: gate[i] = silu(gate[i]) * up[i]. */
+    public static void siluMul(float[] gate, int gateOff, float[] up, int upOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[gateOff + i];
+            gate[gateOff + i] = g / (1f + (float) Math.exp(-g)) * up[upOff + i];
+        }
+    }
+
+    /** Exact GELU, x * Phi(x), as torch's default. */
+    public static void geluExact(float[] x, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            double v = x[off + i];
+            x[off + i] = (float) (0.5 * v * (1.0 + Erf.erf(v / Math.sqrt(2.0))));
+        }
+    }
+
+    /** GELU with the tanh approximation ("gelu_new", "gelu_pytorch_tanh"). */
+    public static void geluTanh(float[] x, int off, int n) {
+        final double c = Math.sqrt(2.0 / Math.PI);
+        for (int i = 0; i < n; i++) {
+            double v = x[off + i];
+            x[off + i] = (float) (0.5 * v * (1.0 + Math.tanh(c * (v + 0.044715 * v * v * v))));
+        }
+    }
+}

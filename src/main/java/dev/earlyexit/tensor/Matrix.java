@@ -1,0 +1,86 @@
+package dev.earlyexit.tensor;
+
+/**
+ * A weight matrix W [rows, cols] (out x in, row-major), multiplied against a block of activations.
+ * {@link #matmul} computes out[t, r] = dot(W[r], x[t]) for t in [0, T): each weight row is read once
+ * for the whole block, which is what makes prefill and batched verification cheap.
+ *
+ * <p>Each instance owns one reusable task object, so a multiplication allocates nothing; it must
+ * therefore be driven from one thread at a time (the model's driving thread).
+ */
+public abstract class Matrix {
+    protected final int rows;
+    protected final int cols;
+    private final MatmulTask task = new MatmulTask();
+
+    protected Matrix(int rows, int cols) {
+        if (rows <= 0 || cols <= 0) {
+            throw new IllegalArgumentException("matrix shape must be positive: " + rows + "x" + cols);
+        }
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    public final int rows() {
+        return rows;
+    }
+
+    public final int cols() {
+        return cols;
+    }
+
+    public abstract DType dtype();
+
+    /** Bytes this matrix occupies in memory. */
+    public abstract long bytes();
+
+    /** Copies row r, widened to float32, into dst[off, off+cols). */
+    public abstract void row(int r, float[] dst, int off);
+
+    /**
+     * out[t*outStride + outOff + r] = dot(W[r], x[t*cols ...]) for r in [rowStart, rowEnd), t in [0, T).
+     * The unit of work a worker runs; subclasses vectorize it.
+     */
+    protected abstract void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out,
+                                         int outStride, int outOff);
+
+    /** out[T, rows] = x[T, cols] · Wᵀ, split by rows across the pool. */
+    public final void matmul(float[] x, int T, float[] out, ThreadPool pool) {
+        matmul(x, T, out, rows, 0, pool);
+    }
+
+    /** As {@link #matmul(float[], int, float[], ThreadPool)}, writing row t at out[t*outStride + outOff]. */
+    public final void matmul(float[] x, int T, float[] out, int outStride, int outOff, ThreadPool pool) {
+        task.x = x;
+        task.T = T;
+        task.out = out;
+        task.outStride = outStride;
+        task.outOff = outOff;
+        // Hand out groups of 4 rows so the 4-row inner kernel keeps its shape at range borders.
+        pool.parallelFor((rows + 3) / 4, task);
+        task.x = null;
+        task.out = null;
+    }
+
+    private final class MatmulTask implements ThreadPool.RangeTask {
+        float[] x;
+        float[] out;
+        int T;
+        int outStride;
+        int outOff;
+
+        @Override
+        public void run(int start, int end, int worker) {
+            multiplyRows(start * 4, Math.min(rows, end * 4), x, T, out, outStride, outOff);
+        }
+    }
+
+    /** Wraps float32 data in the requested storage, converting (and rounding) when needed. */
+    public static Matrix of(DType dtype, float[] data, int rows, int cols) {
+        return switch (dtype) {
+            case F32 -> new F32Matrix(data, rows, cols);
+            case BF16 -> BF16Matrix.fromFloats(data, rows, cols);
+            case Q8 -> Q8Matrix.fromFloats(data, rows, cols);
+        };
+    }
+}

@@ -1,0 +1,103 @@
+package dev.earlyexit.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Symmetric 8-bit weights: each row is cut into groups of {@link #GROUP} values that share one
+ * float32 scale (max |w| / 127), as llama.cpp's Q8_0. A quarter of float32's bytes plus the scales.
+ */
+public final class Q8Matrix extends Matrix {
+    public static final int GROUP = 32;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Byte> B =
+            ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 4)).check(Byte.class);
+    private final byte[] q;
+    private final float[] scales;
+    private final int groupsPerRow;
+
+    private Q8Matrix(byte[] q, float[] scales, int rows, int cols) {
+        super(rows, cols);
+        this.q = q;
+        this.scales = scales;
+        this.groupsPerRow = (cols + GROUP - 1) / GROUP;
+    }
+
+    public static Q8Matrix fromFloats(float[] data, int rows, int cols) {
+        int groupsPerRow = (cols + GROUP - 1) / GROUP;
+        byte[] q = new byte[rows * cols];
+        float[] scales = new float[rows * groupsPerRow];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < groupsPerRow; g++) {
+                int start = r * cols + g * GROUP;
+                int end = Math.min(start + GROUP, (r + 1) * cols);
+                float amax = 0f;
+                for (int i = start; i < end; i++) {
+                    amax = Math.max(amax, Math.abs(data[i]));
+                }
+                float scale = amax / 127f;
+                float inv = scale == 0f ? 0f : 1f / scale;
+                for (int i = start; i < end; i++) {
+                    q[i] = (byte) Math.round(data[i] * inv);
+                }
+                scales[r * groupsPerRow + g] = scale;
+            }
+        }
+        return new Q8Matrix(q, scales, rows, cols);
+    }
+
+    @Override
+    public DType dtype() {
+        return DType.Q8;
+    }
+
+    @Override
+    public long bytes() {
+        return q.length + 4L * scales.length;
+    }
+
+    @Override
+    public void row(int r, float[] dst, int off) {
+        for (int i = 0; i < cols; i++) {
+            dst[off + i] = q[r * cols + i] * scales[r * groupsPerRow + i / GROUP];
+        }
+    }
+
+    @Override
+    protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        int n = cols;
+        int step = F.length();
+        boolean vectorGroups = GROUP % step == 0 && B.length() == step;
+        int fullGroups = n / GROUP;
+        for (int r = rowStart; r < rowEnd; r++) {
+            int rowBase = r * n;
+            int scaleBase = r * groupsPerRow;
+            for (int t = 0; t < T; t++) {
+                int xOff = t * n;
+                float sum = 0f;
+                int g = 0;
+                if (vectorGroups) {
+                    FloatVector acc = FloatVector.zero(F);
+                    for (; g < fullGroups; g++) {
+                        int base = g * GROUP;
+                        FloatVector part = FloatVector.zero(F);
+                        for (int i = 0; i < GROUP; i += step) {
+                            FloatVector wv = (FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
+                                    .convertShape(VectorOperators.B2F, F, 0);
+                            part = wv.fma(FloatVector.fromArray(F, x, xOff + base + i), part);
+                        }
+                        acc = part.fma(FloatVector.broadcast(F, scales[scaleBase + g]), acc);
+                    }
+                    sum = acc.reduceLanes(VectorOperators.ADD);
+                }
+                for (int i = g * GROUP; i < n; i++) {
+                    sum += q[rowBase + i] * scales[scaleBase + i / GROUP] * x[xOff + i];
+                }
+                out[t * outStride + outOff + r] = sum;
+            }
+        }
+    }
+}

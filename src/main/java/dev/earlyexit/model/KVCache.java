@@ -3,7 +3,9 @@ package dev.earlyexit.model;
 import java.util.Arrays;
 
 /**
- * Keys and values per layer, [position][kvDim] each. Every layer keeps its own filled length: early
+ * Keys and values per layer. Values are [position][kvDim]; keys are stored transposed,
+ * [kvDim][position], so that attention scores for a run of positions are one vector FMA per head
+ * dimension instead of one horizontal reduction per position. Every layer keeps its own filled length: early
  * exit leaves deep layers behind the shallow ones until their entries are filled, and speculative
  * decoding rolls layers back to the accepted length.
  */
@@ -78,7 +80,11 @@ public final class KVCache {
 
     /** Read access for tests and tools: copy of the key vector at a position. */
     public float[] key(int layer, int position) {
-        return Arrays.copyOfRange(keys[layer], position * kvDim, (position + 1) * kvDim);
+        float[] k = new float[kvDim];
+        for (int d = 0; d < kvDim; d++) {
+            k[d] = keys[layer][d * capacity + position];
+        }
+        return k;
     }
 
     public float[] value(int layer, int position) {

@@ -156,10 +156,13 @@ public final class Transformer {
             for (int h = 0; h < c.kvHeads(); h++) {
                 rope(qkv, row + qDim + h * c.headDim(), pos);
             }
-            System.arraycopy(qkv, row + qDim, keys, pos * kvDim, kvDim);
+            int capacity = cache.capacity();
+            for (int d = 0; d < kvDim; d++) {
+                keys[d * capacity + pos] = qkv[row + qDim + d];
+            }
             System.arraycopy(qkv, row + qDim + kvDim, values, pos * kvDim, kvDim);
         }
-        attentionTask.set(keys, values, pos0, T);
+        attentionTask.set(keys, values, cache.capacity(), pos0, T);
         pool.parallelFor(c.heads() * T, attentionTask);
         attentionTask.clear();
         lw.wo().matmul(att, T, proj, pool);
@@ -256,12 +259,14 @@ public final class Transformer {
     private final class AttentionTask implements ThreadPool.RangeTask {
         private float[] keys;
         private float[] values;
+        private int capacity;
         private int pos0;
         private int T;
 
-        void set(float[] keys, float[] values, int pos0, int T) {
+        void set(float[] keys, float[] values, int capacity, int pos0, int T) {
             this.keys = keys;
             this.values = values;
+            this.capacity = capacity;
             this.pos0 = pos0;
             this.T = T;
         }
@@ -286,9 +291,7 @@ public final class Transformer {
                 int qOff = t * qkvDim + h * hd;
                 int kvOff = (h / group) * hd;
                 int last = pos0 + t;
-                for (int p = 0; p <= last; p++) {
-                    s[p] = Kernels.dot(qkv, qOff, keys, p * kvDim + kvOff, hd) * scale;
-                }
+                Kernels.transposedScores(qkv, qOff, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
                 Kernels.softmax(s, 0, last + 1);
                 int outOff = t * qDim + h * hd;
                 java.util.Arrays.fill(att, outOff, outOff + hd, 0f);

@@ -2,34 +2,63 @@ package dev.earlyexit.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
-/** bfloat16 weights: half the bytes to read per token; widened to float32 in registers. */
+/**
+ * bfloat16 weights: half the bytes of float32 to read per token.
+ *
+ * <p>Layout: two bf16 values per int. Each row is cut into blocks of 2·L values (L = float lanes);
+ * int j of a block holds value j in its low half and value L + j in its high half. One int-vector
+ * load then widens to two float vectors with a shift and a mask (no lane shuffles or narrowing
+ * conversions, which the Vector API compiles poorly on some JDKs), and both line up with contiguous
+ * runs of x. Rows are padded to a whole number of ints.
+ */
 public final class BF16Matrix extends Matrix {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Short> S =
-            ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 2))
-                    .check(Short.class);
-    private final short[] w;
+    private static final int L = F.length();
+    private static final int BLOCK = 2 * L;
+    private final int[] packed;
+    private final int intsPerRow;
 
-    public BF16Matrix(short[] w, int rows, int cols) {
+    private BF16Matrix(int[] packed, int rows, int cols) {
         super(rows, cols);
-        if (w.length != (long) rows * cols) {
-            throw new IllegalArgumentException("matrix data has " + w.length + " values, expected " + rows + "x" + cols);
-        }
-        this.w = w;
+        this.packed = packed;
+        this.intsPerRow = (cols + 1) / 2;
     }
 
     public static BF16Matrix fromFloats(float[] data, int rows, int cols) {
-        short[] w = new short[data.length];
-        for (int i = 0; i < data.length; i++) {
-            w[i] = toBf16(data[i]);
+        if (data.length != (long) rows * cols) {
+            throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
         }
-        return new BF16Matrix(w, rows, cols);
+        int intsPerRow = (cols + 1) / 2;
+        int[] packed = new int[rows * intsPerRow];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                int index = r * intsPerRow + intIndex(i, cols);
+                int bits = toBf16(data[r * cols + i]) & 0xFFFF;
+                packed[index] |= isHigh(i, cols) ? bits << 16 : bits;
+            }
+        }
+        return new BF16Matrix(packed, rows, cols);
+    }
+
+    /** Full blocks use the interleaved layout; the tail of a row pairs neighbours (i, i+1). */
+    private static int intIndex(int i, int cols) {
+        int fullBlocks = cols / BLOCK;
+        if (i < fullBlocks * BLOCK) {
+            return (i / BLOCK) * L + (i % BLOCK) % L;
+        }
+        return fullBlocks * L + (i - fullBlocks * BLOCK) / 2;
+    }
+
+    private static boolean isHigh(int i, int cols) {
+        int fullBlocks = cols / BLOCK;
+        if (i < fullBlocks * BLOCK) {
+            return (i % BLOCK) >= L;
+        }
+        return ((i - fullBlocks * BLOCK) & 1) == 1;
     }
 
     /** Round-to-nearest-even float32 to bfloat16, as torch does; NaN stays NaN. */
@@ -46,6 +75,11 @@ public final class BF16Matrix extends Matrix {
         return Float.intBitsToFloat((bf16 & 0xFFFF) << 16);
     }
 
+    private float value(int r, int i) {
+        int v = packed[r * intsPerRow + intIndex(i, cols)];
+        return Float.intBitsToFloat(isHigh(i, cols) ? v & 0xFFFF0000 : v << 16);
+    }
+
     @Override
     public DType dtype() {
         return DType.BF16;
@@ -53,63 +87,63 @@ public final class BF16Matrix extends Matrix {
 
     @Override
     public long bytes() {
-        return 2L * w.length;
+        return 4L * packed.length;
     }
 
     @Override
     public void row(int r, float[] dst, int off) {
-        int base = r * cols;
         for (int i = 0; i < cols; i++) {
-            dst[off + i] = toFloat(w[base + i]);
+            dst[off + i] = value(r, i);
         }
-    }
-
-    private FloatVector load(int index) {
-        return ((IntVector) ShortVector.fromArray(S, w, index).convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
         int n = cols;
-        int upper = F.loopBound(n);
-        int step = F.length();
+        int fullBlocks = n / BLOCK;
+        IntVector highMask = IntVector.broadcast(I, 0xFFFF0000);
         int r = rowStart;
         for (; r + 2 <= rowEnd; r += 2) {
-            int o0 = r * n;
-            int o1 = o0 + n;
+            int p0 = r * intsPerRow;
+            int p1 = p0 + intsPerRow;
             for (int t = 0; t < T; t++) {
                 int xOff = t * n;
                 FloatVector a0 = FloatVector.zero(F);
                 FloatVector a1 = FloatVector.zero(F);
-                int i = 0;
-                for (; i < upper; i += step) {
-                    FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
-                    a0 = load(o0 + i).fma(xv, a0);
-                    a1 = load(o1 + i).fma(xv, a1);
+                for (int b = 0; b < fullBlocks; b++) {
+                    FloatVector xl = FloatVector.fromArray(F, x, xOff + b * BLOCK);
+                    FloatVector xh = FloatVector.fromArray(F, x, xOff + b * BLOCK + L);
+                    IntVector v0 = IntVector.fromArray(I, packed, p0 + b * L);
+                    IntVector v1 = IntVector.fromArray(I, packed, p1 + b * L);
+                    a0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xl, a0);
+                    a0 = v0.and(highMask).reinterpretAsFloats().fma(xh, a0);
+                    a1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xl, a1);
+                    a1 = v1.and(highMask).reinterpretAsFloats().fma(xh, a1);
                 }
                 float s0 = a0.reduceLanes(VectorOperators.ADD);
                 float s1 = a1.reduceLanes(VectorOperators.ADD);
-                for (; i < n; i++) {
-                    s0 += toFloat(w[o0 + i]) * x[xOff + i];
-                    s1 += toFloat(w[o1 + i]) * x[xOff + i];
+                for (int i = fullBlocks * BLOCK; i < n; i++) {
+                    s0 += value(r, i) * x[xOff + i];
+                    s1 += value(r + 1, i) * x[xOff + i];
                 }
                 out[t * outStride + outOff + r] = s0;
                 out[t * outStride + outOff + r + 1] = s1;
             }
         }
         for (; r < rowEnd; r++) {
-            int o0 = r * n;
+            int p0 = r * intsPerRow;
             for (int t = 0; t < T; t++) {
                 int xOff = t * n;
                 FloatVector a0 = FloatVector.zero(F);
-                int i = 0;
-                for (; i < upper; i += step) {
-                    a0 = load(o0 + i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                for (int b = 0; b < fullBlocks; b++) {
+                    IntVector v0 = IntVector.fromArray(I, packed, p0 + b * L);
+                    a0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                            .fma(FloatVector.fromArray(F, x, xOff + b * BLOCK), a0);
+                    a0 = v0.and(highMask).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + b * BLOCK + L), a0);
                 }
                 float s0 = a0.reduceLanes(VectorOperators.ADD);
-                for (; i < n; i++) {
-                    s0 += toFloat(w[o0 + i]) * x[xOff + i];
+                for (int i = fullBlocks * BLOCK; i < n; i++) {
+                    s0 += value(r, i) * x[xOff + i];
                 }
                 out[t * outStride + outOff + r] = s0;
             }

@@ -29,6 +29,30 @@ public final class Kernels {
         return sum;
     }
 
+    /**
+     * Attention scores against keys stored transposed: out[p] = scale * sum_d q[qOff + d] * k[kOff + d*stride + p]
+     * for p in [0, n). Vectorized over positions, so no horizontal sum per position.
+     */
+    public static void transposedScores(float[] q, int qOff, float[] k, int kOff, int stride, int hd, int n,
+                                        float scale, float[] out) {
+        int upper = F.loopBound(n);
+        int p = 0;
+        for (; p < upper; p += L) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int d = 0; d < hd; d++) {
+                acc = FloatVector.fromArray(F, k, kOff + d * stride + p).fma(FloatVector.broadcast(F, q[qOff + d]), acc);
+            }
+            acc.mul(scale).intoArray(out, p);
+        }
+        for (; p < n; p++) {
+            float sum = 0f;
+            for (int d = 0; d < hd; d++) {
+                sum += q[qOff + d] * k[kOff + d * stride + p];
+            }
+            out[p] = sum * scale;
+        }
+    }
+
     /** y[yOff..] += a * x[xOff..] */
     public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         int i = 0;
@@ -147,8 +171,16 @@ public final class Kernels {
     /** In-place softmax of x[off, off+n). Returns nothing; x becomes a distribution. */
     public static void softmax(float[] x, int off, int n) {
         float max = max(x, off, n);
-        float sum = 0f;
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        for (; i < upper; i += L) {
+            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;

@@ -1,0 +1,182 @@
+package dev.earlyexit.cli;
+
+import dev.earlyexit.decoding.GenerationResult;
+import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.SamplingOptions;
+import dev.earlyexit.model.KVCache;
+import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.Transformer;
+import dev.earlyexit.store.LoadedModel;
+import dev.earlyexit.store.ModelCache;
+import dev.earlyexit.store.ModelResolver;
+import dev.earlyexit.tensor.DType;
+import dev.earlyexit.tensor.Kernels;
+import dev.earlyexit.tensor.ThreadPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure decode speed: greedy tokens from a prompt, median of several runs, and peak memory.")
+final class BenchCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = "--prompt", defaultValue = "Once upon a time", paramLabel = "TEXT",
+            description = "Prompt (default: ${DEFAULT-VALUE}).")
+    String prompt;
+
+    @Option(names = "--tokens", defaultValue = "256", paramLabel = "N",
+            description = "Greedy tokens per run; stop tokens do not end a run (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--runs", defaultValue = "7", paramLabel = "R", description = "Timed runs (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "W",
+            description = "Untimed runs first, for the JIT (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (tokens < 2 || runs < 1 || warmup < 0) {
+            throw new IllegalArgumentException("--tokens must be >= 2, --runs >= 1 and --warmup >= 0");
+        }
+        LoadedModel model = modelOptions.load();
+        int[] promptIds = GenerateCommand.encodePrompt(model, prompt);
+        Generator.checkPrompt(promptIds, model.config());
+        if (promptIds.length + tokens > model.config().maxSeqLen()) {
+            throw new IllegalArgumentException("prompt (" + promptIds.length + " tokens) plus --tokens " + tokens
+                    + " exceed the model's context of " + model.config().maxSeqLen());
+        }
+        int[] threadCounts = modelOptions.threads != null ? new int[] {modelOptions.threads} : new int[] {1, 2};
+        List<Map<String, Object>> results = new ArrayList<>();
+        int[] generated = null;
+        for (int threads : threadCounts) {
+            try (ThreadPool pool = new ThreadPool(threads)) {
+                Generator g = new Generator(new Transformer(model.config(), model.weights(), pool));
+                for (int i = 0; i < warmup; i++) {
+                    g.generate(promptIds, tokens, SamplingOptions.GREEDY, null, false);
+                }
+                double[] tps = new double[runs];
+                double[] prefill = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    GenerationResult r = g.generate(promptIds, tokens, SamplingOptions.GREEDY, null, false);
+                    tps[i] = r.decodeTokensPerSecond();
+                    prefill[i] = r.prefillMs();
+                    generated = r.ids();
+                }
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("threads", threads);
+                row.put("tokens_per_s", GenerateCommand.round(median(tps)));
+                row.put("min_tokens_per_s", GenerateCommand.round(Arrays.stream(tps).min().orElse(0)));
+                row.put("max_tokens_per_s", GenerateCommand.round(Arrays.stream(tps).max().orElse(0)));
+                row.put("prefill_ms", GenerateCommand.round(median(prefill)));
+                results.add(row);
+            }
+        }
+        long peakRssMb = peakRssMb();
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("model", model.source().toString());
+        out.put("dtype", modelOptions.dtype.cliName());
+        out.put("prompt_tokens", promptIds.length);
+        out.put("tokens", tokens);
+        out.put("runs", runs);
+        out.put("tokens_per_s", results.get(results.size() - 1).get("tokens_per_s"));
+        out.put("results", results);
+        out.put("weights_mb", GenerateCommand.round(model.weights().bytes() / 1e6));
+        out.put("peak_rss_mb", peakRssMb);
+        if (modelOptions.dtype != DType.F32) {
+            out.putAll(agreementWithF32(model, promptIds, generated));
+        }
+        if (json) {
+            System.out.println(Json.write(out));
+        } else {
+            System.out.printf("model %s, weights %s (%.1f MB), %d greedy tokens after %d prompt tokens, median of %d runs%n",
+                    model.source(), modelOptions.dtype.cliName(), model.weights().bytes() / 1e6, tokens, promptIds.length,
+                    runs);
+            for (Map<String, Object> r : results) {
+                System.out.printf("  threads %s: %s tokens/s (min %s, max %s), prefill %s ms%n", r.get("threads"),
+                        r.get("tokens_per_s"), r.get("min_tokens_per_s"), r.get("max_tokens_per_s"), r.get("prefill_ms"));
+            }
+            System.out.printf("  peak RSS %d MB%n", peakRssMb);
+            if (out.containsKey("f32_token_agreement")) {
+                System.out.printf("  agreement with f32 greedy: %s of tokens (teacher-forced), first %s tokens identical%n",
+                        out.get("f32_token_agreement"), out.get("f32_prefix_match"));
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * How far reduced-precision greedy output stays with float32's: the identical prefix of the two greedy
+     * runs, and the share of positions where float32, fed the reduced model's own text, picks the same token.
+     * Measured after peak RSS was read, since it loads the float32 weights too.
+     */
+    private Map<String, Object> agreementWithF32(LoadedModel reduced, int[] promptIds, int[] reducedIds) throws IOException {
+        LoadedModel f32 = new ModelResolver(ModelCache.defaultCache(), System.err::println)
+                .load(modelOptions.model, modelOptions.tokenizer, DType.F32);
+        ModelConfig c = f32.config();
+        try (ThreadPool pool = modelOptions.pool()) {
+            Transformer tf = new Transformer(c, f32.weights(), pool);
+            int n = promptIds.length + reducedIds.length;
+            int[] seq = new int[n];
+            System.arraycopy(promptIds, 0, seq, 0, promptIds.length);
+            System.arraycopy(reducedIds, 0, seq, promptIds.length, reducedIds.length);
+            float[] x = new float[n * c.dim()];
+            tf.embed(seq, 0, n, 0, x);
+            tf.forward(x, n, 0, c.layers(), new KVCache(c));
+            float[] logits = new float[c.vocabSize()];
+            int agree = 0;
+            int prefix = -1;
+            for (int i = 0; i < reducedIds.length; i++) {
+                tf.logits(x, promptIds.length - 1 + i, logits);
+                boolean same = Kernels.argmax(logits, 0, c.vocabSize()) == reducedIds[i];
+                if (same) {
+                    agree++;
+                } else if (prefix < 0) {
+                    prefix = i;
+                }
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("f32_token_agreement", GenerateCommand.round((double) agree / reducedIds.length));
+            m.put("f32_prefix_match", prefix < 0 ? reducedIds.length : prefix);
+            return m;
+        }
+    }
+
+    static double median(double[] values) {
+        double[] s = values.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    /** Peak resident set size of this process (VmHWM), or -1 where /proc is unavailable. */
+    static long peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String kb = line.replaceAll("[^0-9]", "");
+                    return Long.parseLong(kb) / 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,108 @@
+package dev.earlyexit.tensor;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class MatrixTest {
+
+    /** Every storage type against a double-precision product of the weights it actually stores. */
+    @Property(tries = 60)
+    void matmulMatchesNaiveProduct(@ForAll @IntRange(min = 1, max = 41) int rows,
+                                   @ForAll @IntRange(min = 1, max = 300) int cols,
+                                   @ForAll @IntRange(min = 1, max = 5) int T,
+                                   @ForAll @IntRange(min = 1, max = 3) int threads) {
+        Random r = new Random(rows * 1000L + cols * 10L + T);
+        float[] w = gaussian(r, rows * cols);
+        float[] x = gaussian(r, T * cols);
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            for (DType dtype : DType.values()) {
+                Matrix m = Matrix.of(dtype, w.clone(), rows, cols);
+                float[] stored = new float[rows * cols];
+                for (int i = 0; i < rows; i++) {
+                    m.row(i, stored, i * cols);
+                }
+                float[] out = new float[T * rows];
+                m.matmul(x, T, out, pool);
+                for (int t = 0; t < T; t++) {
+                    for (int i = 0; i < rows; i++) {
+                        double expected = 0;
+                        double scale = 0;
+                        for (int j = 0; j < cols; j++) {
+                            expected += (double) stored[i * cols + j] * x[t * cols + j];
+                            scale += Math.abs((double) stored[i * cols + j] * x[t * cols + j]);
+                        }
+                        assertThat((double) out[t * rows + i]).as("%s [%d,%d]", dtype, t, i)
+                                .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-5 * scale + 1e-6));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void reducedPrecisionStaysCloseToFloat32() {
+        Random r = new Random(7);
+        int rows = 64;
+        int cols = 288;
+        float[] w = gaussian(r, rows * cols);
+        float[] back = new float[cols];
+        for (DType dtype : new DType[] {DType.BF16, DType.Q8}) {
+            Matrix m = Matrix.of(dtype, w, rows, cols);
+            double maxRel = 0;
+            for (int i = 0; i < rows; i++) {
+                m.row(i, back, 0);
+                float amax = 0;
+                for (int j = 0; j < cols; j++) {
+                    amax = Math.max(amax, Math.abs(w[i * cols + j]));
+                }
+                for (int j = 0; j < cols; j++) {
+                    maxRel = Math.max(maxRel, Math.abs(back[j] - w[i * cols + j]) / amax);
+                }
+            }
+            // bf16 keeps 8 significant bits; q8 one part in 254 of each group's largest value.
+            assertThat(maxRel).as("%s max error relative to row max", dtype).isLessThan(dtype == DType.BF16 ? 4e-3 : 4.1e-3);
+        }
+    }
+
+    @Test
+    void bf16RoundsToNearestEven() {
+        assertThat(BF16Matrix.toFloat(BF16Matrix.toBf16(1.0f))).isEqualTo(1.0f);
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+        assertThat(BF16Matrix.toFloat(BF16Matrix.toBf16(1.0f + 0x1p-8f))).isEqualTo(1.0f);
+        assertThat(BF16Matrix.toFloat(BF16Matrix.toBf16(1.0f + 0x1p-8f + 0x1p-20f))).isEqualTo(1.0f + 0x1p-7f);
+        assertThat(BF16Matrix.toFloat(BF16Matrix.toBf16(Float.NaN))).isNaN();
+    }
+
+    @Test
+    void resultsDoNotDependOnThreadCount() {
+        Random r = new Random(3);
+        int rows = 1000;
+        int cols = 288;
+        float[] w = gaussian(r, rows * cols);
+        float[] x = gaussian(r, 3 * cols);
+        for (DType dtype : DType.values()) {
+            Matrix m = Matrix.of(dtype, w, rows, cols);
+            float[] one = new float[3 * rows];
+            float[] many = new float[3 * rows];
+            try (ThreadPool p1 = new ThreadPool(1); ThreadPool p3 = new ThreadPool(3)) {
+                m.matmul(x, 3, one, p1);
+                m.matmul(x, 3, many, p3);
+            }
+            assertThat(many).isEqualTo(one);
+        }
+    }
+
+    static float[] gaussian(Random r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return a;
+    }
+}

@@ -13,7 +13,7 @@ public final class BF16Matrix extends Matrix {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Short> S =
             ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 2))
-                    .check(Short.class);
+                    .check(short.class);
     private final short[] w;
 
     public BF16Matrix(short[] w, int rows, int cols) {

@@ -14,7 +14,7 @@ public final class Q8Matrix extends Matrix {
     public static final int GROUP = 32;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Byte> B =
-            ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 4)).check(Byte.class);
+            ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 4)).check(byte.class);
     private final byte[] q;
     private final float[] scales;
     private final int groupsPerRow;

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -133,8 +132,7 @@ public final class Safetensors implements AutoCloseable {
         Map<String, Path> weightMap = new LinkedHashMap<>();
         List<Path> shards = new ArrayList<>();
         Path dir = index.toAbsolutePath().getParent();
-        for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : map.properties()) {
             if (!e.getValue().isTextual()) {
                 throw new ModelFormatException(index + ": weight_map entry '" + e.getKey() + "' is not a file name");
             }
@@ -226,16 +224,14 @@ public final class Safetensors implements AutoCloseable {
         long dataSize = size - dataStart;
         List<TensorInfo> list = new ArrayList<>();
         Map<String, String> metadata = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             String name = e.getKey();
             JsonNode v = e.getValue();
             if (name.equals("__metadata__")) {
                 if (!v.isObject()) {
                     throw new ModelFormatException(f + ": __metadata__ is not an object");
                 }
-                for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
-                    Map.Entry<String, JsonNode> kv = m.next();
+                for (Map.Entry<String, JsonNode> kv : v.properties()) {
                     if (!kv.getValue().isTextual()) {
                         throw new ModelFormatException(f + ": __metadata__ value '" + kv.getKey() + "' is not a string");
                     }

@@ -219,6 +219,102 @@ class HfCheckpointTest {
         }
     }
 
+    /**
+     * Bias placement in the fused matrices, checked through exact equivalences on llama_gqa:
+     * a v_proj bias b equals an o_proj bias W_o·b (attention weights sum to one), and a gate_proj
+     * bias of -100 silences the MLP (silu(-100) ~ 0) like zeroed down_proj weights do. Either bias
+     * in the wrong slot of q|k|v or gate|up breaks the equality.
+     */
+    @Test
+    void placesAttentionAndMlpBiasesInTheirFusedSlots() throws Exception {
+        Path src = TestModels.resource("reference/arch/llama_gqa");
+        int dim = 64;
+        int kvDim = 32;
+        float[] bv = new float[kvDim];
+        for (int i = 0; i < kvDim; i++) {
+            bv[i] = (float) Math.sin(i + 1.0);
+        }
+        float[][] wo = new float[3][];
+        try (Safetensors st = Safetensors.open(src)) {
+            for (int l = 0; l < 3; l++) {
+                wo[l] = st.read("model.layers." + l + ".self_attn.o_proj.weight", dim, dim);
+            }
+        }
+        // Each query head h reads kv head h / 2, so head h's slice of the attention output carries bv's slice h / 2.
+        float[] attnBias = new float[dim];
+        for (int h = 0; h < 4; h++) {
+            System.arraycopy(bv, (h / 2) * 16, attnBias, h * 16, 16);
+        }
+        Path vBias = withBiases(src, "vbias", (name, rows) -> name.endsWith("v_proj.bias") ? bv : new float[rows], null);
+        Path oBias = withBiases(src, "obias", (name, rows) -> {
+            if (!name.endsWith("o_proj.bias")) {
+                return new float[rows];
+            }
+            float[] w = wo[Integer.parseInt(name.split("\\.")[2])];
+            float[] b = new float[rows];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < dim; c++) {
+                    b[r] += w[r * dim + c] * attnBias[c];
+                }
+            }
+            return b;
+        }, null);
+        assertThat(maxDiff(lastLogits(HfCheckpoint.load(vBias, DType.F32)), lastLogits(HfCheckpoint.load(oBias, DType.F32))))
+                .isLessThan(1e-4f);
+
+        Path gateOff = withBiases(src, "gateoff", (name, rows) -> {
+            float[] b = new float[rows];
+            if (name.endsWith("gate_proj.bias")) {
+                java.util.Arrays.fill(b, -100f);
+            }
+            return b;
+        }, null);
+        Path downZero = withBiases(src, "downzero", (name, rows) -> new float[rows], "down_proj.weight");
+        assertThat(maxDiff(lastLogits(HfCheckpoint.load(gateOff, DType.F32)), lastLogits(HfCheckpoint.load(downZero, DType.F32))))
+                .isLessThan(1e-4f);
+        // Neither pair is trivially equal: both differ from the unbiased model.
+        float[] plain = lastLogits(HfCheckpoint.load(src, DType.F32));
+        assertThat(maxDiff(plain, lastLogits(HfCheckpoint.load(vBias, DType.F32)))).isGreaterThan(1e-2f);
+        assertThat(maxDiff(plain, lastLogits(HfCheckpoint.load(gateOff, DType.F32)))).isGreaterThan(1e-2f);
+    }
+
+    private interface BiasSource {
+        float[] bias(String name, int rows);
+    }
+
+    /** llama_gqa with attention_bias and mlp_bias on, biases from {@code biases}, and tensors ending in {@code zeroed} set to 0. */
+    private Path withBiases(Path src, String name, BiasSource biases, String zeroed) throws IOException {
+        Path dir = Files.createTempDirectory(tmp, name);
+        ObjectNode cfg = (ObjectNode) OM.readTree(src.resolve("config.json").toFile());
+        cfg.put("attention_bias", true).put("mlp_bias", true);
+        OM.writeValue(dir.resolve("config.json").toFile(), cfg);
+        SafetensorsWriter out = new SafetensorsWriter();
+        try (Safetensors st = Safetensors.open(src)) {
+            for (String t : st.names()) {
+                long[] shape = st.info(t).shape();
+                float[] data = st.read(t, shape);
+                if (zeroed != null && t.endsWith(zeroed)) {
+                    data = new float[data.length];
+                }
+                out.add(t, data, shape);
+                if (t.endsWith("_proj.weight")) {
+                    String b = t.replace(".weight", ".bias");
+                    out.add(b, biases.bias(b, (int) shape[0]), shape[0]);
+                }
+            }
+        }
+        out.write(dir.resolve(Safetensors.SINGLE_FILE));
+        return dir;
+    }
+
+    private static float maxDiff(float[] a, float[] b) {
+        float d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
+    }
+
     private static float[] lastLogits(HfCheckpoint.Loaded m) {
         try (ThreadPool pool = new ThreadPool(1)) {
             Transformer tf = new Transformer(m.config(), m.weights(), pool);

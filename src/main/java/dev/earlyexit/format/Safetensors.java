@@ -31,7 +31,7 @@ import java.util.Set;
  * map), then the data. Every header is validated when opened (offsets inside the data, sizes equal
  * to shape x dtype size, no overlaps), so a bad file fails before any weight is read. Tensors are
  * read through one small reusable buffer with positional reads: no memory map, and no copy of the
- * file is kept besides the float arrays handed out.
+ * file is kept besides the float arrays handed out. Reads share that buffer: one thread at a time.
  */
 public final class Safetensors implements AutoCloseable {
     /** The spec's 100 MB header limit: larger is a corrupt length, not a real header. */
@@ -107,7 +107,10 @@ public final class Safetensors implements AutoCloseable {
             if (Files.isRegularFile(single)) {
                 return openFiles(single, List.of(single), null);
             }
-            throw new ModelFormatException(path + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " in the directory");
+            boolean pickle = Files.isRegularFile(path.resolve("pytorch_model.bin"))
+                    || Files.isRegularFile(path.resolve("pytorch_model.bin.index.json"));
+            throw new ModelFormatException(path + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " in the directory"
+                    + (pickle ? " (PyTorch .bin weights are not read: convert them to safetensors)" : ""));
         }
         if (!Files.isRegularFile(path)) {
             throw new ModelFormatException(path + ": no such file");

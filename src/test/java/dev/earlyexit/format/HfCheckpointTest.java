@@ -117,7 +117,12 @@ class HfCheckpointTest {
                 "model.safetensors", "'model.layers.0.mlp.gate_proj.weight' has shape [160, 64], expected [161, 64]");
         Path noConfig = tmp.resolve("empty");
         Files.createDirectories(noConfig);
+        assertThat(HfCheckpoint.isHfDirectory(noConfig)).isFalse();
         assertRejected(noConfig, "config.json", "missing");
+        Path binOnly = variant("gpt2", c -> { });
+        assertThat(HfCheckpoint.isHfDirectory(binOnly)).isTrue();
+        Files.move(binOnly.resolve("model.safetensors"), binOnly.resolve("pytorch_model.bin"));
+        assertRejected(binOnly, "no model.safetensors", "PyTorch .bin weights are not read");
         assertRejected(variant("gpt2", c -> c.remove("n_embd")), "missing \"n_embd\"");
     }
 

@@ -5,8 +5,8 @@ import dev.earlyexit.tensor.Matrix;
 /**
  * One transformer block. q, k and v are fused into one [qDim + 2*kvDim, dim] matrix (one pass
  * over the input for all three), and for SwiGLU the gate and up projections into one
- * [2*hiddenDim, dim] matrix (gate rows first). Bias arrays and the second norm are null when the
- * architecture has none.
+ * [2*hiddenDim, dim] matrix (gate rows first; bUp then has 2*hiddenDim entries in the same order).
+ * Bias arrays and the second norm are null when the architecture has none.
  */
 public record LayerWeights(
         float[] attnNorm, float[] attnNormBias,

@@ -196,6 +196,7 @@ public final class Transformer {
         int hidden = c.hiddenDim();
         if (c.mlp() == ModelConfig.MlpKind.SWIGLU) {
             lw.wUp().matmul(in, T, up, pool);
+            addBias(up, T, 2 * hidden, lw.bUp()); // gate|up bias (HF Llama mlp_bias)
             for (int t = 0; t < T; t++) {
                 int row = t * 2 * hidden;
                 Kernels.siluMul(up, row, up, row + hidden, hidden);

@@ -30,17 +30,16 @@ final class AddedTokens {
         byFirstChar.values().forEach(l -> l.sort(Comparator.comparingInt((Token t) -> t.content().length()).reversed()));
     }
 
-    boolean isEmpty() {
-        return byFirstChar.isEmpty();
-    }
-
-    /** Splits text into added tokens and the text between them; {@code offset} is text's offset in the input. */
-    List<Segment> split(String text, int offset) {
+    /**
+     * Splits text into added tokens and the text between them; {@code offset} is text's offset in the
+     * input; {@code withSpecial} false leaves special tokens as text (HF's encode_special_tokens).
+     */
+    List<Segment> split(String text, int offset, boolean withSpecial) {
         List<Segment> out = new ArrayList<>();
         int textStart = 0; // start of the pending non-token text
         int i = 0;
         while (i < text.length()) {
-            Token match = matchAt(text, i);
+            Token match = matchAt(text, i, withSpecial);
             if (match == null) {
                 i++;
                 continue;
@@ -70,13 +69,13 @@ final class AddedTokens {
         return out;
     }
 
-    private Token matchAt(String text, int i) {
+    private Token matchAt(String text, int i, boolean withSpecial) {
         List<Token> candidates = byFirstChar.get(text.charAt(i));
         if (candidates == null) {
             return null;
         }
         for (Token t : candidates) { // longest first
-            if (text.startsWith(t.content(), i)
+            if ((withSpecial || !t.special()) && text.startsWith(t.content(), i)
                     && (!t.singleWord() || isWordBoundary(text, i, i + t.content().length()))) {
                 return t;
             }

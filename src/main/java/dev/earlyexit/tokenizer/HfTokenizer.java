@@ -37,10 +37,12 @@ public final class HfTokenizer implements Tokenizer {
     private final int vocabSize;
     private final int bosId;
     private final int eosId;
+    private final boolean specialTokensAsText;
 
     private HfTokenizer(BpeModel model, UnaryOperator<String> normalizer, HfPreTokenizer preTokenizer,
                         HfDecoder decoder, AddedTokens rawAddedTokens, AddedTokens normalizedAddedTokens,
-                        Map<Integer, String> addedById, int vocabSize, int bosId, int eosId) {
+                        Map<Integer, String> addedById, int vocabSize, int bosId, int eosId,
+                        boolean specialTokensAsText) {
         this.model = model;
         this.normalizer = normalizer;
         this.preTokenizer = preTokenizer;
@@ -51,6 +53,7 @@ public final class HfTokenizer implements Tokenizer {
         this.vocabSize = vocabSize;
         this.bosId = bosId;
         this.eosId = eosId;
+        this.specialTokensAsText = specialTokensAsText;
     }
 
     public static HfTokenizer load(Path file) {
@@ -115,7 +118,7 @@ public final class HfTokenizer implements Tokenizer {
         }
         int eos = byName(specialIds, EOS_NAMES);
         return new HfTokenizer(model, normalizer, preTokenizer, decoder, new AddedTokens(raw), new AddedTokens(normalized),
-                addedById, maxId + 1, bos, eos);
+                addedById, maxId + 1, bos, eos, false);
     }
 
     /** BOS from a TemplateProcessing post-processor whose single-sequence template starts with a special token. */
@@ -163,19 +166,28 @@ public final class HfTokenizer implements Tokenizer {
     /** This tokenizer with BOS/EOS ids from elsewhere (config.json); -1 for none. */
     public HfTokenizer withSpecialIds(int bosId, int eosId) {
         return new HfTokenizer(model, normalizer, preTokenizer, decoder, rawAddedTokens, normalizedAddedTokens,
-                addedById, vocabSize, bosId, eosId);
+                addedById, vocabSize, bosId, eosId, specialTokensAsText);
+    }
+
+    /**
+     * This tokenizer, encoding special tokens' text (e.g. "&lt;s&gt;" typed by a user) as ordinary text
+     * instead of as the special token, as HF's encode_special_tokens and SentencePiece do.
+     */
+    public HfTokenizer withSpecialTokensAsText(boolean asText) {
+        return new HfTokenizer(model, normalizer, preTokenizer, decoder, rawAddedTokens, normalizedAddedTokens,
+                addedById, vocabSize, bosId, eosId, asText);
     }
 
     @Override
     public int[] encode(String text) {
         IntList ids = new IntList(text.length() / 3 + 1);
-        for (AddedTokens.Segment raw : rawAddedTokens.split(text, 0)) {
+        for (AddedTokens.Segment raw : rawAddedTokens.split(text, 0, !specialTokensAsText)) {
             if (raw.id() >= 0) {
                 ids.add(raw.id());
                 continue;
             }
             String normalized = normalizer.apply(raw.text());
-            for (AddedTokens.Segment seg : normalizedAddedTokens.split(normalized, raw.start())) {
+            for (AddedTokens.Segment seg : normalizedAddedTokens.split(normalized, raw.start(), !specialTokensAsText)) {
                 if (seg.id() >= 0) {
                     ids.add(seg.id());
                     continue;

@@ -15,7 +15,7 @@ final class Errors {
     static int report(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
         PrintWriter err = cl.getErr();
         err.println("earlyexit: error: " + describe(e));
-        if (parsed.hasMatchedOption("--verbose")) {
+        if (cl.getParseResult() != null && cl.getParseResult().hasMatchedOption("--verbose")) {
             e.printStackTrace(err);
         } else if (!(e instanceof IllegalArgumentException || e instanceof ModelFormatException
                 || e instanceof IOException || e instanceof IllegalStateException)) {

@@ -15,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class BpeModel {
     private static final int CACHE_LIMIT = 100_000;
+    private static final int CACHED_WORD_LIMIT = 256;
 
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
@@ -134,6 +135,10 @@ final class BpeModel {
         int[] ids = cache.get(word);
         if (ids == null) {
             ids = merge(word);
+            if (word.length() > CACHED_WORD_LIMIT) {
+                out.addAll(ids); // a vocabulary without pre-tokenizer makes the whole text one word: not worth caching
+                return;
+            }
             if (cache.size() >= CACHE_LIMIT) {
                 cache.clear();
             }

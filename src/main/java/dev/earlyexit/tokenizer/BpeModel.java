@@ -3,7 +3,6 @@ package dev.earlyexit.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -62,8 +61,7 @@ final class BpeModel {
             throw json.error("BPE model: \"vocab\" is not an object");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
                 throw json.error("BPE vocab: id of \"" + e.getKey() + "\" is not a non-negative int");
             }

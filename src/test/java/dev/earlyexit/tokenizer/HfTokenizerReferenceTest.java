@@ -6,6 +6,7 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AddLifecycleHook;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -79,6 +80,7 @@ class HfTokenizerReferenceTest {
     }
 
     @Property(tries = 1000)
+    @AddLifecycleHook(TestTokenizers.Required.class)
     void idsEqualTheReferenceOnArbitraryText(@ForAll("text") String text) throws Exception {
         for (String[] t : TOKENIZERS) {
             Path file = TestTokenizers.tokenizerJson(t[0], t[1]);

@@ -3,7 +3,6 @@ package dev.earlyexit.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class BpeModel {
     private static final int CACHE_LIMIT = 100_000;
+    private static final int CACHED_WORD_LIMIT = 256;
 
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
@@ -61,8 +61,7 @@ final class BpeModel {
             throw json.error("BPE model: \"vocab\" is not an object");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
                 throw json.error("BPE vocab: id of \"" + e.getKey() + "\" is not a non-negative int");
             }
@@ -134,6 +133,10 @@ final class BpeModel {
         int[] ids = cache.get(word);
         if (ids == null) {
             ids = merge(word);
+            if (word.length() > CACHED_WORD_LIMIT) {
+                out.addAll(ids); // a vocabulary without pre-tokenizer makes the whole text one word: not worth caching
+                return;
+            }
             if (cache.size() >= CACHE_LIMIT) {
                 cache.clear();
             }

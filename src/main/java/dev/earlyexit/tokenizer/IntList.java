@@ -24,10 +24,6 @@ final class IntList {
         }
     }
 
-    int size() {
-        return size;
-    }
-
     int[] toArray() {
         return Arrays.copyOf(data, size);
     }

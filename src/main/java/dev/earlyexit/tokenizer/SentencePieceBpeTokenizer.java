@@ -10,8 +10,10 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 
@@ -40,6 +42,8 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
     private final int[] byteTokenIds;
     private final byte[][] surfaces;
     private final Map<String, Integer> pieceToId;
+    /** Longest piece in chars: longer candidate merges need no lookup. */
+    private final int maxPieceChars;
 
     /** {@code stored}: the token strings as tokenizer.bin holds them (spaces for '▁', raw byte tokens). */
     private SentencePieceBpeTokenizer(String[] stored, float[] scores) {
@@ -68,13 +72,16 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         }
         this.pieceToId = new HashMap<>(n * 2);
         this.surfaces = new byte[n][];
+        int longest = 0;
         for (int id = 0; id < n; id++) {
             if (id == UNK || id == BOS || id == EOS || byteOf[id] >= 0) {
                 continue; // control and byte tokens never match text, as in SentencePiece
             }
             pieceToId.putIfAbsent(pieces[id], id);
+            longest = Math.max(longest, pieces[id].length());
             surfaces[id] = pieces[id].replace(SPACE_SYMBOL, ' ').getBytes(StandardCharsets.UTF_8);
         }
+        this.maxPieceChars = longest;
     }
 
     /** The byte value of a byte-fallback token: named {@code <0xXX>} anywhere, or stored raw at ids 3..258. */
@@ -115,8 +122,8 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         }
         var decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
-        String[] pieces = new String[Math.min(1 << 20, data.length / 8)];
-        float[] scores = new float[pieces.length];
+        List<String> pieces = new ArrayList<>();
+        FloatList scores = new FloatList();
         int n = 0;
         while (buf.hasRemaining()) {
             int at = buf.position();
@@ -146,14 +153,14 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
             } catch (CharacterCodingException e) {
                 throw new ModelFormatException(file + ": corrupt tokenizer.bin: token " + n + " is not valid UTF-8");
             }
-            pieces[n] = piece;
-            scores[n] = score;
+            pieces.add(piece);
+            scores.add(score);
             n++;
         }
         if (n < 3) {
             throw new ModelFormatException(file + ": truncated tokenizer.bin: " + n + " tokens, needs at least <unk>, BOS, EOS");
         }
-        return new SentencePieceBpeTokenizer(Arrays.copyOf(pieces, n), Arrays.copyOf(scores, n));
+        return new SentencePieceBpeTokenizer(pieces.toArray(new String[0]), scores.toArray());
     }
 
     @Override
@@ -228,6 +235,9 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
     }
 
     private void offer(PriorityQueue<long[]> agenda, String s, int[] start, int[] end, int left, int right) {
+        if (end[right] - start[left] > maxPieceChars) {
+            return;
+        }
         Integer id = pieceToId.get(s.substring(start[left], end[right]));
         if (id != null) {
             agenda.add(new long[]{Float.floatToRawIntBits(scores[id]) & 0xFFFFFFFFL, left, right, end[right] - start[left]});

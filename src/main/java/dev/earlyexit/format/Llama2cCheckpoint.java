@@ -209,6 +209,7 @@ public final class Llama2cCheckpoint {
     }
 
     private static Matrix matrix(FloatFileReader in, DType dtype, int rows, int cols, long offset) throws IOException {
-        return Matrix.of(dtype, floats(in, offset, rows * cols), rows, cols);
+        return Matrix.load(dtype, rows, cols, (first, count, dst, off) ->
+                in.readFloats(offset + 4L * first * cols, dst, off, count * cols));
     }
 }

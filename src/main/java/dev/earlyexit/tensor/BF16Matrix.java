@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * conversions, which the Vector API compiles poorly on some JDKs), and both line up with contiguous
  * runs of x. Rows are padded to a whole number of ints.
  */
-public final class BF16Matrix extends Matrix {
+public final class BF16Matrix extends Matrix implements Matrix.RowSink {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final int L = F.length();
@@ -28,20 +28,30 @@ public final class BF16Matrix extends Matrix {
         this.intsPerRow = (cols + 1) / 2;
     }
 
+    /** An all-zero matrix to be filled with {@link #fillRows}. */
+    BF16Matrix(int rows, int cols) {
+        this(new int[Math.multiplyExact(rows, (cols + 1) / 2)], rows, cols);
+    }
+
     public static BF16Matrix fromFloats(float[] data, int rows, int cols) {
         if (data.length != (long) rows * cols) {
             throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
         }
-        int intsPerRow = (cols + 1) / 2;
-        int[] packed = new int[rows * intsPerRow];
-        for (int r = 0; r < rows; r++) {
+        BF16Matrix m = new BF16Matrix(rows, cols);
+        m.fillRows(0, rows, data, 0);
+        return m;
+    }
+
+    @Override
+    public void fillRows(int firstRow, int count, float[] src, int srcOff) {
+        for (int r = 0; r < count; r++) {
+            int base = (firstRow + r) * intsPerRow;
             for (int i = 0; i < cols; i++) {
-                int index = r * intsPerRow + intIndex(i, cols);
-                int bits = toBf16(data[r * cols + i]) & 0xFFFF;
-                packed[index] |= isHigh(i, cols) ? bits << 16 : bits;
+                int index = base + intIndex(i, cols);
+                int bits = toBf16(src[srcOff + r * cols + i]) & 0xFFFF;
+                packed[index] = isHigh(i, cols) ? (packed[index] & 0xFFFF) | bits << 16 : (packed[index] & 0xFFFF0000) | bits;
             }
         }
-        return new BF16Matrix(packed, rows, cols);
     }
 
     /** Full blocks use the interleaved layout; the tail of a row pairs neighbours (i, i+1). */

@@ -75,6 +75,42 @@ public abstract class Matrix {
         }
     }
 
+    /** Supplies rows [firstRow, firstRow + count) of a matrix as float32, into dst[dstOff ...]. */
+    @FunctionalInterface
+    public interface RowSource {
+        void read(int firstRow, int count, float[] dst, int dstOff) throws java.io.IOException;
+    }
+
+    /** Rows converted per chunk when building reduced-precision storage (about 1 MB of floats). */
+    private static final int CHUNK_FLOATS = 1 << 18;
+
+    /**
+     * Builds a matrix from a row source without ever holding the whole matrix in float32 unless float32
+     * is the storage: reduced-precision matrices are filled chunk by chunk, so loading a bf16 or q8
+     * model never needs the float32 model's memory.
+     */
+    public static Matrix load(DType dtype, int rows, int cols, RowSource source) throws java.io.IOException {
+        if (dtype == DType.F32) {
+            float[] all = new float[Math.multiplyExact(rows, cols)];
+            source.read(0, rows, all, 0);
+            return new F32Matrix(all, rows, cols);
+        }
+        int chunkRows = Math.max(1, Math.min(rows, CHUNK_FLOATS / cols));
+        float[] chunk = new float[chunkRows * cols];
+        RowSink sink = dtype == DType.BF16 ? new BF16Matrix(rows, cols) : new Q8Matrix(rows, cols);
+        for (int r = 0; r < rows; r += chunkRows) {
+            int n = Math.min(chunkRows, rows - r);
+            source.read(r, n, chunk, 0);
+            sink.fillRows(r, n, chunk, 0);
+        }
+        return (Matrix) sink;
+    }
+
+    /** Storage that can be filled row by row from float32 (reduced-precision matrices). */
+    interface RowSink {
+        void fillRows(int firstRow, int count, float[] src, int srcOff);
+    }
+
     /** Wraps float32 data in the requested storage, converting (and rounding) when needed. */
     public static Matrix of(DType dtype, float[] data, int rows, int cols) {
         return switch (dtype) {

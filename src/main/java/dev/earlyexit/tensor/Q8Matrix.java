@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Symmetric 8-bit weights: each row is cut into groups of {@link #GROUP} values that share one
  * float32 scale (max |w| / 127), as llama.cpp's Q8_0. A quarter of float32's bytes plus the scales.
  */
-public final class Q8Matrix extends Matrix {
+public final class Q8Matrix extends Matrix implements Matrix.RowSink {
     public static final int GROUP = 32;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Byte> B =
@@ -26,27 +26,40 @@ public final class Q8Matrix extends Matrix {
         this.groupsPerRow = (cols + GROUP - 1) / GROUP;
     }
 
+    /** An all-zero matrix to be filled with {@link #fillRows}. */
+    Q8Matrix(int rows, int cols) {
+        this(new byte[Math.multiplyExact(rows, cols)], new float[rows * ((cols + GROUP - 1) / GROUP)], rows, cols);
+    }
+
     public static Q8Matrix fromFloats(float[] data, int rows, int cols) {
-        int groupsPerRow = (cols + GROUP - 1) / GROUP;
-        byte[] q = new byte[rows * cols];
-        float[] scales = new float[rows * groupsPerRow];
-        for (int r = 0; r < rows; r++) {
+        if (data.length != (long) rows * cols) {
+            throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
+        }
+        Q8Matrix m = new Q8Matrix(rows, cols);
+        m.fillRows(0, rows, data, 0);
+        return m;
+    }
+
+    @Override
+    public void fillRows(int firstRow, int count, float[] src, int srcOff) {
+        for (int r = 0; r < count; r++) {
+            int row = firstRow + r;
             for (int g = 0; g < groupsPerRow; g++) {
-                int start = r * cols + g * GROUP;
-                int end = Math.min(start + GROUP, (r + 1) * cols);
+                int start = g * GROUP;
+                int end = Math.min(start + GROUP, cols);
+                int from = srcOff + r * cols;
                 float amax = 0f;
                 for (int i = start; i < end; i++) {
-                    amax = Math.max(amax, Math.abs(data[i]));
+                    amax = Math.max(amax, Math.abs(src[from + i]));
                 }
                 float scale = amax / 127f;
                 float inv = scale == 0f ? 0f : 1f / scale;
                 for (int i = start; i < end; i++) {
-                    q[i] = (byte) Math.round(data[i] * inv);
+                    q[row * cols + i] = (byte) Math.round(src[from + i] * inv);
                 }
-                scales[r * groupsPerRow + g] = scale;
+                scales[row * groupsPerRow + g] = scale;
             }
         }
-        return new Q8Matrix(q, scales, rows, cols);
     }
 
     @Override

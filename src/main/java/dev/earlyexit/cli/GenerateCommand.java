@@ -99,11 +99,14 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Prompt ids for text: BOS (when the model has one) followed by the encoded text. */
+    /**
+     * Prompt ids for text: BOS followed by the encoded text when the tokenizer prepends one (Llama's
+     * do; GPT-2's, GPT-NeoX's and Qwen's do not, whatever config.json names as bos_token_id).
+     */
     static int[] encodePrompt(LoadedModel model, String text) {
         Tokenizer tok = model.requireTokenizer();
         int[] body = tok.encode(text);
-        int bos = model.config().bosId();
+        int bos = tok.bosId();
         if (bos < 0) {
             return body;
         }

@@ -164,6 +164,38 @@ class CliTest {
     }
 
     @Test
+    void everyArchitectureGeneratesItsReferenceGreedyIdsFromPromptIds() throws Exception {
+        for (String arch : new String[] {"gpt2", "gpt_neox", "llama_gqa", "phi", "qwen2"}) {
+            Path dir = TestModels.resource("reference/arch/" + arch);
+            JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+            StringBuilder prompt = new StringBuilder();
+            for (JsonNode id : ref.get("greedy_prompt")) {
+                prompt.append(prompt.length() == 0 ? "" : ",").append(id.asInt());
+            }
+            Result r = run("", "generate", "--model", dir.toString(), "--prompt-ids", prompt.toString(), "--max-tokens",
+                    "16", "--json");
+            assertThat(r.code()).as(arch + ": " + r.err()).isZero();
+            JsonNode j = r.json();
+            assertThat(j.get("prompt_ids").toString()).as(arch).isEqualTo(ref.get("greedy_prompt").toString());
+            assertThat(j.get("ids").toString()).as(arch).isEqualTo(ref.get("greedy_ids").toString());
+            assertThat(j.has("text")).as("%s has no tokenizer, so no text", arch).isFalse();
+        }
+        Result noTokenizer = run("", "generate", "--model", TestModels.resource("reference/arch/gpt2").toString(),
+                "--prompt", "hello");
+        assertThat(noTokenizer.code()).isEqualTo(1);
+        assertThat(noTokenizer.err()).contains("has no tokenizer").contains("--prompt-ids");
+    }
+
+    @Test
+    void unsupportedArchitectureIsNamed() throws Exception {
+        Path hf = Files.createDirectories(dir.resolve("bert"));
+        Files.writeString(hf.resolve("config.json"), "{\"architectures\": [\"BertForMaskedLM\"], \"hidden_size\": 8}");
+        Result r = run("", "generate", "--model", hf.toString(), "--prompt-ids", "1,2");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("BertForMaskedLM").contains("LlamaForCausalLM");
+    }
+
+    @Test
     void benchReportsSpeedAndMemory() throws Exception {
         Result r = run("", "bench", "--model", model(), "--threads", "2", "--tokens", "16", "--runs", "1", "--warmup", "0",
                 "--dtype", "q8", "--json");

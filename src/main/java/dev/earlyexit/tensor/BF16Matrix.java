@@ -19,6 +19,9 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final int BLOCK = 2 * L;
+    // A scalar operand, not a mask vector held across the loop: such a vector is not scalar-replaced
+    // by C2 on JDK 17 and would cost an allocation per call.
+    private static final int HIGH_HALF = 0xFFFF0000;
     private final int[] packed;
     private final int intsPerRow;
 
@@ -111,7 +114,6 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink {
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
         int n = cols;
         int fullBlocks = n / BLOCK;
-        IntVector highMask = IntVector.broadcast(I, 0xFFFF0000);
         int r = rowStart;
         for (; r + 2 <= rowEnd; r += 2) {
             int p0 = r * intsPerRow;
@@ -126,9 +128,9 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink {
                     IntVector v0 = IntVector.fromArray(I, packed, p0 + b * L);
                     IntVector v1 = IntVector.fromArray(I, packed, p1 + b * L);
                     a0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xl, a0);
-                    a0 = v0.and(highMask).reinterpretAsFloats().fma(xh, a0);
+                    a0 = v0.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xh, a0);
                     a1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xl, a1);
-                    a1 = v1.and(highMask).reinterpretAsFloats().fma(xh, a1);
+                    a1 = v1.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xh, a1);
                 }
                 float s0 = a0.reduceLanes(VectorOperators.ADD);
                 float s1 = a1.reduceLanes(VectorOperators.ADD);
@@ -149,7 +151,7 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink {
                     IntVector v0 = IntVector.fromArray(I, packed, p0 + b * L);
                     a0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
                             .fma(FloatVector.fromArray(F, x, xOff + b * BLOCK), a0);
-                    a0 = v0.and(highMask).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + b * BLOCK + L), a0);
+                    a0 = v0.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + b * BLOCK + L), a0);
                 }
                 float s0 = a0.reduceLanes(VectorOperators.ADD);
                 for (int i = fullBlocks * BLOCK; i < n; i++) {

@@ -1,0 +1,77 @@
+package dev.earlyexit.decoding;
+
+import dev.earlyexit.format.Llama2cCheckpoint;
+import dev.earlyexit.model.KVCache;
+import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.Transformer;
+import dev.earlyexit.tensor.DType;
+import dev.earlyexit.tensor.ThreadPool;
+import dev.earlyexit.testutil.TestModels;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The decode step (embed, all layers, logits, sampling) allocates nothing on the driving thread or
+ * the pool's workers once the JIT has compiled it, for every storage type.
+ */
+class NoAllocationTest {
+    private static final int WINDOW = 100;
+    private static final int MAX_WINDOWS = 30;
+
+    @Test
+    void decodeStepsAllocateNothing() throws Exception {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        for (DType dtype : DType.values()) {
+            var m = Llama2cCheckpoint.load(TestModels.stories15M(), dtype);
+            ModelConfig c = m.config();
+            try (ThreadPool pool = new ThreadPool(2)) {
+                Transformer tf = new Transformer(c, m.weights(), pool);
+                KVCache cache = new KVCache(c);
+                float[] x = new float[c.dim()];
+                float[] logits = new float[c.vocabSize()];
+                Sampler greedy = new Sampler(SamplingOptions.GREEDY, c.vocabSize());
+                Sampler nucleus = new Sampler(new SamplingOptions(0.8f, 40, 0.9f, 1), c.vocabSize());
+                int[] token = {1};
+                // This thread and the pool's worker: the test runner's own threads allocate as they please.
+                long[] ids = Thread.getAllStackTraces().keySet().stream()
+                        .filter(t -> t == Thread.currentThread() || t.getName().startsWith("earlyexit-worker"))
+                        .mapToLong(Thread::getId).toArray();
+                assertThat(ids).hasSize(2);
+                long[] before = new long[ids.length];
+                long[] after = new long[ids.length];
+                // Windows of decode steps until one allocates nothing: interpreted and C1-compiled
+                // Vector API code allocates, so the first windows do; C2-compiled code must not.
+                long lastWindow = Long.MAX_VALUE;
+                int pos = 0;
+                for (int w = 0; w < MAX_WINDOWS && lastWindow > 0; w++) {
+                    if (pos + WINDOW > c.maxSeqLen()) {
+                        cache.clear();
+                        pos = 0;
+                    }
+                    threads.getThreadAllocatedBytes(ids); // the first call allocates its own bookkeeping
+                    System.arraycopy(threads.getThreadAllocatedBytes(ids), 0, before, 0, ids.length);
+                    for (int i = 0; i < WINDOW; i++, pos++) {
+                        step(tf, cache, token, pos, x, logits, i % 2 == 0 ? greedy : nucleus);
+                    }
+                    System.arraycopy(threads.getThreadAllocatedBytes(ids), 0, after, 0, ids.length);
+                    lastWindow = 0;
+                    for (int t = 0; t < ids.length; t++) {
+                        // Slack for the measuring itself (the returned array of counts).
+                        lastWindow += Math.max(0, after[t] - before[t] - 64);
+                    }
+                }
+                assertThat(lastWindow).as("bytes allocated in %d %s decode steps after warm-up", WINDOW, dtype).isZero();
+            }
+        }
+    }
+
+    private static void step(Transformer tf, KVCache cache, int[] token, int pos, float[] x, float[] logits, Sampler s) {
+        tf.embed(token, 0, 1, pos, x);
+        tf.forward(x, 1, 0, tf.config().layers(), cache);
+        tf.logits(x, 0, logits);
+        token[0] = s.sample(logits, 0);
+    }
+}

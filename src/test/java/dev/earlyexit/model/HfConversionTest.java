@@ -76,6 +76,15 @@ class HfConversionTest {
                 assertThat(Kernels.argmax(hfLogits, p * vocab, vocab)).as("greedy token at %d", p + 1)
                         .isEqualTo(tokens[p + 1]);
             }
+            // And directly against the independent C implementation's logits.
+            float[] expected = ReferenceLogitsTest.referenceLogits(ref);
+            int[] positions = ReferenceLogitsTest.toInts(ref.get("logit_positions"));
+            for (int i = 0; i < positions.length; i++) {
+                for (int v = 0; v < vocab; v++) {
+                    assertThat(Math.abs(hfLogits[positions[i] * vocab + v] - expected[i * vocab + v]))
+                            .as("HF path logit %d at position %d", v, positions[i]).isLessThan(1e-3f);
+                }
+            }
         }
         System.out.printf("stories15M HF vs llama2.c: max |logit diff| %.3g%n", worst);
         assertThat(worst).isLessThan(1e-4f);

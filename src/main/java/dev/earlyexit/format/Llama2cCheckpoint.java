@@ -9,6 +9,8 @@ import dev.earlyexit.tensor.Matrix;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.List;
 
 /**
  * Reads llama2.c checkpoints: the original ("legacy") layout that Karpathy's TinyStories models ship
@@ -71,44 +73,11 @@ public final class Llama2cCheckpoint {
     private static Loaded loadLegacy(FloatFileReader in, int[] h, DType dtype) throws IOException {
         boolean shared = h[5] > 0;
         ModelConfig c = validated(in.path(), h[0], h[1], h[2], h[3], h[4], Math.abs(h[5]), h[6]);
-        int dim = c.dim();
-        int kvDim = c.kvDim();
-        int hidden = c.hiddenDim();
-        int L = c.layers();
-        long headSize = c.headDim();
-
-        long o = LEGACY_HEADER_BYTES;
-        long emb = o;
-        o += 4L * c.vocabSize() * dim;
-        long attNorm = o;
-        o += 4L * L * dim;
-        long wq = o;
-        o += 4L * L * dim * dim;
-        long wk = o;
-        o += 4L * L * dim * kvDim;
-        long wv = o;
-        o += 4L * L * dim * kvDim;
-        long wo = o;
-        o += 4L * L * dim * dim;
-        long ffnNorm = o;
-        o += 4L * L * dim;
-        long w1 = o;
-        o += 4L * L * dim * hidden;
-        long w2 = o;
-        o += 4L * L * hidden * dim;
-        long w3 = o;
-        o += 4L * L * hidden * dim;
-        long finalNorm = o;
-        o += 4L * dim;
-        o += 2L * 4L * c.maxSeqLen() * headSize / 2; // legacy freq_cis_real and freq_cis_imag
-        long cls = o;
-        if (!shared) {
-            o += 4L * c.vocabSize() * dim;
-        }
-        checkSize(in, o, shared);
-
-        Offsets off = new Offsets(emb, attNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3, finalNorm, shared ? -1 : cls);
-        return new Loaded(c, read(in, c, off, dtype, dim));
+        Layout layout = new Layout(c, LEGACY_HEADER_BYTES, List.of(Part.EMBEDDING, Part.ATTENTION_NORM, Part.WQ, Part.WK,
+                Part.WV, Part.WO, Part.MLP_NORM, Part.W1, Part.W2, Part.W3, Part.FINAL_NORM, Part.LEGACY_ROPE_TABLES,
+                Part.CLASSIFIER), shared);
+        checkSize(in, layout.end, shared);
+        return new Loaded(c, read(in, c, layout, dtype));
     }
 
     private static Loaded loadV1(FloatFileReader in, ByteBuffer header, DType dtype) throws IOException {
@@ -126,41 +95,51 @@ public final class Llama2cCheckpoint {
         }
         boolean shared = header.get(36) != 0;
         ModelConfig c = validated(in.path(), h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
-        int dim = c.dim();
-        int kvDim = c.kvDim();
-        int hidden = c.hiddenDim();
-        int L = c.layers();
-        // v1 order: attention norms, MLP norms, final norm, embedding, wq, wk, wv, wo, w1, w2, w3, [classifier]
-        long o = V1_HEADER_BYTES;
-        long attNorm = o;
-        o += 4L * L * dim;
-        long ffnNorm = o;
-        o += 4L * L * dim;
-        long finalNorm = o;
-        o += 4L * dim;
-        long emb = o;
-        o += 4L * c.vocabSize() * dim;
-        long wq = o;
-        o += 4L * L * dim * dim;
-        long wk = o;
-        o += 4L * L * dim * kvDim;
-        long wv = o;
-        o += 4L * L * dim * kvDim;
-        long wo = o;
-        o += 4L * L * dim * dim;
-        long w1 = o;
-        o += 4L * L * dim * hidden;
-        long w2 = o;
-        o += 4L * L * hidden * dim;
-        long w3 = o;
-        o += 4L * L * hidden * dim;
-        long cls = o;
-        if (!shared) {
-            o += 4L * c.vocabSize() * dim;
+        Layout layout = new Layout(c, V1_HEADER_BYTES, List.of(Part.ATTENTION_NORM, Part.MLP_NORM, Part.FINAL_NORM,
+                Part.EMBEDDING, Part.WQ, Part.WK, Part.WV, Part.WO, Part.W1, Part.W2, Part.W3, Part.CLASSIFIER), shared);
+        checkSize(in, layout.end, shared);
+        return new Loaded(c, read(in, c, layout, dtype));
+    }
+
+    /** The tensors of a llama2.c file; each is all layers' slices back to back where it is per layer. */
+    private enum Part {
+        EMBEDDING, ATTENTION_NORM, WQ, WK, WV, WO, MLP_NORM, W1, W2, W3, FINAL_NORM, LEGACY_ROPE_TABLES, CLASSIFIER;
+
+        long floats(ModelConfig c) {
+            long L = c.layers();
+            long dim = c.dim();
+            return switch (this) {
+                case EMBEDDING, CLASSIFIER -> (long) c.vocabSize() * dim;
+                case ATTENTION_NORM, MLP_NORM -> L * dim;
+                case WQ, WO -> L * dim * dim;
+                case WK, WV -> L * dim * c.kvDim();
+                case W1, W2, W3 -> L * dim * c.hiddenDim();
+                case FINAL_NORM -> dim;
+                case LEGACY_ROPE_TABLES -> 2L * c.maxSeqLen() * c.headDim() / 2; // freq_cis_real and _imag
+            };
         }
-        checkSize(in, o, shared);
-        Offsets off = new Offsets(emb, attNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3, finalNorm, shared ? -1 : cls);
-        return new Loaded(c, read(in, c, off, dtype, dim));
+    }
+
+    /** Byte offsets of the parts in the order a layout stores them; the classifier only when unshared. */
+    private static final class Layout {
+        final EnumMap<Part, Long> offsets = new EnumMap<>(Part.class);
+        final long end;
+
+        Layout(ModelConfig c, long start, List<Part> order, boolean sharedClassifier) {
+            long o = start;
+            for (Part p : order) {
+                if (p == Part.CLASSIFIER && sharedClassifier) {
+                    continue;
+                }
+                offsets.put(p, o);
+                o += 4L * p.floats(c);
+            }
+            end = o;
+        }
+
+        long of(Part p) {
+            return offsets.get(p);
+        }
     }
 
     private static void checkSize(FloatFileReader in, long expected, boolean shared) {
@@ -171,34 +150,32 @@ public final class Llama2cCheckpoint {
         }
     }
 
-    private record Offsets(long emb, long attNorm, long wq, long wk, long wv, long wo, long ffnNorm,
-                           long w1, long w2, long w3, long finalNorm, long cls) {
-    }
-
-    private static ModelWeights read(FloatFileReader in, ModelConfig c, Offsets o, DType dtype, int dim) throws IOException {
+    private static ModelWeights read(FloatFileReader in, ModelConfig c, Layout o, DType dtype) throws IOException {
+        int dim = c.dim();
         int kvDim = c.kvDim();
         int hidden = c.hiddenDim();
-        Matrix embedding = matrix(in, dtype, c.vocabSize(), dim, o.emb());
+        Matrix embedding = matrix(in, dtype, c.vocabSize(), dim, o.of(Part.EMBEDDING));
         LayerWeights[] layers = new LayerWeights[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
-            float[] attNorm = floats(in, o.attNorm() + 4L * l * dim, dim);
-            float[] ffnNorm = floats(in, o.ffnNorm() + 4L * l * dim, dim);
+            float[] attNorm = floats(in, o.of(Part.ATTENTION_NORM) + 4L * l * dim, dim);
+            float[] ffnNorm = floats(in, o.of(Part.MLP_NORM) + 4L * l * dim, dim);
             float[] qkv = new float[c.qkvDim() * dim];
-            in.readFloats(o.wq() + 4L * l * dim * dim, qkv, 0, dim * dim);
-            in.readFloats(o.wk() + 4L * l * kvDim * dim, qkv, dim * dim, kvDim * dim);
-            in.readFloats(o.wv() + 4L * l * kvDim * dim, qkv, dim * dim + kvDim * dim, kvDim * dim);
+            in.readFloats(o.of(Part.WQ) + 4L * l * dim * dim, qkv, 0, dim * dim);
+            in.readFloats(o.of(Part.WK) + 4L * l * kvDim * dim, qkv, dim * dim, kvDim * dim);
+            in.readFloats(o.of(Part.WV) + 4L * l * kvDim * dim, qkv, dim * dim + kvDim * dim, kvDim * dim);
             float[] upGate = new float[2 * hidden * dim];
-            in.readFloats(o.w1() + 4L * l * hidden * dim, upGate, 0, hidden * dim);
-            in.readFloats(o.w3() + 4L * l * hidden * dim, upGate, hidden * dim, hidden * dim);
+            in.readFloats(o.of(Part.W1) + 4L * l * hidden * dim, upGate, 0, hidden * dim);
+            in.readFloats(o.of(Part.W3) + 4L * l * hidden * dim, upGate, hidden * dim, hidden * dim);
             layers[l] = new LayerWeights(attNorm, null,
                     Matrix.of(dtype, qkv, c.qkvDim(), dim), null,
-                    matrix(in, dtype, dim, dim, o.wo() + 4L * l * dim * dim), null,
+                    matrix(in, dtype, dim, dim, o.of(Part.WO) + 4L * l * dim * dim), null,
                     ffnNorm, null,
                     Matrix.of(dtype, upGate, 2 * hidden, dim), null,
-                    matrix(in, dtype, dim, hidden, o.w2() + 4L * l * dim * hidden), null);
+                    matrix(in, dtype, dim, hidden, o.of(Part.W2) + 4L * l * dim * hidden), null);
         }
-        float[] finalNorm = floats(in, o.finalNorm(), dim);
-        Matrix classifier = o.cls() < 0 ? embedding : matrix(in, dtype, c.vocabSize(), dim, o.cls());
+        float[] finalNorm = floats(in, o.of(Part.FINAL_NORM), dim);
+        Matrix classifier = o.offsets.containsKey(Part.CLASSIFIER)
+                ? matrix(in, dtype, c.vocabSize(), dim, o.of(Part.CLASSIFIER)) : embedding;
         return new ModelWeights(embedding, null, layers, finalNorm, null, classifier, null);
     }
 

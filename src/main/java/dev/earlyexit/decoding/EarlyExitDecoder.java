@@ -43,6 +43,13 @@ import java.util.List;
  * <p>Scratch is allocated once per decoder and sampler; the decode loop allocates nothing.
  */
 public final class EarlyExitDecoder {
+
+    /** Receives each generated id with the 1-based layer count it was produced at, as soon as it is chosen. */
+    @FunctionalInterface
+    public interface TokenListener {
+        void onToken(int id, int exitLayer);
+    }
+
     private final Transformer model;
     private final ModelConfig c;
     private final ConfidenceMetric metric;
@@ -135,12 +142,12 @@ public final class EarlyExitDecoder {
     }
 
     public EarlyExitResult generate(int[] promptIds, int maxTokens, SamplingOptions sampling,
-                                    Generator.TokenListener listener) {
+                                    TokenListener listener) {
         return generate(promptIds, maxTokens, sampling, listener, true);
     }
 
     public EarlyExitResult generate(int[] promptIds, int maxTokens, SamplingOptions sampling,
-                                    Generator.TokenListener listener, boolean honorStopTokens) {
+                                    TokenListener listener, boolean honorStopTokens) {
         Generator.checkPrompt(promptIds, c);
         if (maxTokens < 1) {
             throw new IllegalArgumentException("max tokens must be >= 1, got " + maxTokens);
@@ -182,7 +189,7 @@ public final class EarlyExitDecoder {
             exitLayers[produced] = exitLayer;
             produced++;
             if (listener != null) {
-                listener.onToken(next);
+                listener.onToken(next, exitLayer);
             }
             if (produced == maxTokens) {
                 break;

@@ -1,0 +1,114 @@
+package dev.earlyexit.cli;
+
+import dev.earlyexit.calibration.Calibration;
+import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.ModelIdentity;
+import dev.earlyexit.exits.ExitHeadProvider;
+import dev.earlyexit.exits.HeadSet;
+import dev.earlyexit.format.ModelFormatException;
+import dev.earlyexit.store.LoadedModel;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * Options of every command that uses exit heads: which heads, which calibration, which metric and ε.
+ *
+ * <p>Heads: {@code --heads copy} (the default) uses untrained copies of the model's final norm and
+ * classifier after every layer but the last, {@code copy:1,3,5} after chosen layers. A heads file
+ * (trained heads) is accepted once the heads loader is merged: see {@link #provider}.
+ */
+final class ExitOptions {
+    @Option(names = "--heads", defaultValue = "copy", paramLabel = "H",
+            description = "Exit heads: 'copy' (untrained copies of the final norm and classifier after every layer but "
+                    + "the last; the default), 'copy:1,3,5' (after those layers), or a trained heads file.")
+    String heads;
+
+    @Option(names = "--calibration", paramLabel = "FILE",
+            description = "Calibration file (default: calibration-<heads>.json in the model's heads directory).")
+    Path calibration;
+
+    @Option(names = "--metric", paramLabel = "M",
+            description = "Confidence metric: max-prob (the default), entropy (minus the entropy) or margin (p1 - p2); "
+                    + "calibrate stores all three unless one is given.")
+    String metric;
+
+    /** Where heads come from: the one place to wire the trained-heads loader. */
+    ExitHeadProvider provider() {
+        String spec = heads.trim();
+        if (spec.equals("copy")) {
+            return ExitHeadProvider.copiedEveryLayer();
+        }
+        if (spec.startsWith("copy:")) {
+            int[] layers;
+            try {
+                layers = Arrays.stream(spec.substring(5).split(",")).map(String::trim).mapToInt(Integer::parseInt)
+                        .toArray();
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--heads copy:LAYERS takes comma-separated layer numbers, got '"
+                        + spec + "'");
+            }
+            return ExitHeadProvider.copied(layers);
+        }
+        Path file = Path.of(spec);
+        if (!Files.exists(file)) {
+            throw new ModelFormatException("exit heads not found: " + spec + " (train them with train-heads, or use "
+                    + "--heads copy)");
+        }
+        // When the trained heads land (dev.earlyexit.exits.ExitHeads), this becomes:
+        //   return (c, w) -> ExitHeads.load(file, c, w, fingerprint).asHeadSet();
+        throw new IllegalArgumentException("trained heads files cannot be loaded by this build yet: use --heads copy");
+    }
+
+    HeadSet headSet(LoadedModel model) throws IOException {
+        return provider().heads(model.config(), model.weights());
+    }
+
+    ConfidenceMetric metric() {
+        return ConfidenceMetric.byName(metric == null ? "max-prob" : metric);
+    }
+
+    Path calibrationPath(LoadedModel model, HeadSet heads) {
+        return calibration != null ? calibration : Calibration.defaultPath(model.source(), heads.name());
+    }
+
+    /** The calibration for these heads and this model, or a clear error (missing, other model, other heads). */
+    Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
+        Path p = calibrationPath(model, heads);
+        if (!Files.isRegularFile(p)) {
+            throw new ModelFormatException("no calibration for these heads at " + p + ": run ./earlyexit calibrate"
+                    + " --model " + model.source() + (calibration != null ? " --out " + p : "") + " first");
+        }
+        Calibration cal = Calibration.load(p);
+        cal.requireFor(fingerprint, heads, p);
+        metric(); // an unknown metric is reported before a missing curve
+        return cal;
+    }
+
+    static String fingerprint(LoadedModel model) {
+        return ModelIdentity.fingerprint(model.config(), model.weights());
+    }
+
+    /** --mode values. */
+    enum Mode {
+        FULL, EARLY_EXIT;
+
+        static Mode parse(String s) {
+            return switch (s) {
+                case "full" -> FULL;
+                case "early-exit" -> EARLY_EXIT;
+                default -> throw new IllegalArgumentException("unknown mode '" + s + "' (full or early-exit)");
+            };
+        }
+    }
+
+    static final class ModeConverter implements picocli.CommandLine.ITypeConverter<Mode> {
+        @Override
+        public Mode convert(String value) {
+            return Mode.parse(value);
+        }
+    }
+}

@@ -23,7 +23,7 @@ class CalibratorModelTest {
     @Test
     void calibratedHeadsKeepTheirPromiseOnHeldOutContinuations() throws Exception {
         var m = Llama2cCheckpoint.load(TestModels.stories15M(), DType.F32);
-        try (ThreadPool pool = new ThreadPool(2)) {
+        try (ThreadPool pool = new ThreadPool(1)) {
             Transformer tf = new Transformer(m.config(), m.weights(), pool);
             HeadSet heads = ExitHeadProvider.copiedEveryLayer().heads(m.config(), m.weights());
             Tokenizer tok = Tokenizers.load(TestModels.stories15M().resolveSibling("tokenizer.bin"));

@@ -26,7 +26,7 @@ class EarlyExitCliTest {
     static void calibrate() throws Exception {
         calibration = dir.resolve("cal.json");
         CliTest.Result r = CliTest.run("", "calibrate", "--model", model(), "--samples", "1", "--tokens", "24",
-                "--held-out-samples", "1", "--metric", "max-prob", "--out", calibration.toString(), "--threads", "2",
+                "--held-out-samples", "1", "--metric", "max-prob", "--out", calibration.toString(), "--threads", "1",
                 "--json");
         assertThat(r.code()).as(r.err()).isZero();
         calibrateJson = r.json();
@@ -54,7 +54,7 @@ class EarlyExitCliTest {
     void earlyExitGenerationReportsAnExitLayerPerToken() {
         CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
                 "--max-tokens", "16", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",
-                calibration.toString(), "--threads", "2", "--json");
+                calibration.toString(), "--threads", "1", "--json");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode j = jsonOf(r);
         int n = j.get("ids").size();
@@ -88,7 +88,7 @@ class EarlyExitCliTest {
 
         CliTest.Result plain = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
                 "--max-tokens", "8", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",
-                calibration.toString(), "--no-compare-full");
+                calibration.toString(), "--no-compare-full", "--threads", "1");
         assertThat(plain.code()).as(plain.err()).isZero();
         assertThat(plain.out()).startsWith("Once upon a time").doesNotContain("\u001b[");
         assertThat(plain.err()).contains("mean").contains("layers per token");
@@ -98,7 +98,7 @@ class EarlyExitCliTest {
     void scoreReportsAgreementPerplexityAndMeanLayers() throws Exception {
         Path text = dir.resolve("text.txt");
         Files.writeString(text, "Once upon a time, there was a little girl named Lily. She loved to play outside.");
-        CliTest.Result full = CliTest.run("", "score", "--model", model(), "--text-file", text.toString(), "--json");
+        CliTest.Result full = CliTest.run("", "score", "--model", model(), "--text-file", text.toString(), "--threads", "1", "--json");
         assertThat(full.code()).as(full.err()).isZero();
         JsonNode f = jsonOf(full);
         assertThat(f.get("agreement").asDouble()).isEqualTo(1.0);
@@ -106,7 +106,7 @@ class EarlyExitCliTest {
         assertThat(f.get("perplexity").asDouble()).isBetween(1.0, 50.0);
 
         CliTest.Result ee = CliTest.run("", "score", "--model", model(), "--text-file", text.toString(), "--mode",
-                "early-exit", "--epsilon", "0.5", "--calibration", calibration.toString(), "--json");
+                "early-exit", "--epsilon", "0.5", "--calibration", calibration.toString(), "--threads", "1", "--json");
         assertThat(ee.code()).as(ee.err()).isZero();
         JsonNode e = jsonOf(ee);
         assertThat(e.get("agreement").asDouble()).isBetween(0.0, 1.0);

@@ -38,7 +38,7 @@ class EarlyExitDecoderTest {
     static void load() throws Exception {
         var m = Llama2cCheckpoint.load(TestModels.stories15M(), DType.F32);
         c = m.config();
-        pool = new ThreadPool(2);
+        pool = new ThreadPool(1);
         tf = new Transformer(c, m.weights(), pool);
         heads = ExitHeadProvider.copiedEveryLayer().heads(c, m.weights());
     }

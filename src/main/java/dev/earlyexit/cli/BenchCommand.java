@@ -60,6 +60,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "Early exit: epsilons to measure, comma-separated (default: ${DEFAULT-VALUE}).")
     double[] epsilons;
 
+    @Option(names = "--kv-fill", split = ",", defaultValue = "exact", paramLabel = "F",
+            description = "Early exit: exact, copy (CALM's approximation) or both, comma-separated (default: ${DEFAULT-VALUE}).")
+    List<String> kvFills;
+
     @Mixin
     ExitOptions exitOptions;
 
@@ -150,7 +154,11 @@ final class BenchCommand implements Callable<Integer> {
         List<String> prompts = promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
         Map<String, Object> out;
         try (ThreadPool pool = modelOptions.pool()) {
-            out = EarlyExitBench.run(model, prompts, tokens, runs, warmup, epsilons, exitOptions, pool);
+            List<dev.earlyexit.decoding.EarlyExitDecoder.KvFill> fills = new ArrayList<>();
+            for (String f : kvFills) {
+                fills.add(ExitOptions.parseKvFill(f.trim()));
+            }
+            out = EarlyExitBench.run(model, prompts, tokens, runs, warmup, epsilons, fills, exitOptions, pool);
         }
         out.put("dtype", modelOptions.dtype.cliName());
         if (json) {
@@ -163,8 +171,8 @@ final class BenchCommand implements Callable<Integer> {
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> rows = (List<Map<String, Object>>) out.get("results");
         for (Map<String, Object> r : rows) {
-            System.out.printf("  eps %s: %s tokens/s (%sx), token agreement %s, sequence match %s, mean layers %s, "
-                            + "exits %s, time %s, KV fill rows %s%n", r.get("epsilon"), r.get("tokens_per_s"),
+            System.out.printf("  eps %s, kv fill %s: %s tokens/s (%sx), token agreement %s, sequence match %s, mean layers %s, "
+                            + "exits %s, time %s, KV fill rows %s%n", r.get("epsilon"), r.get("kv_fill"), r.get("tokens_per_s"),
                     r.get("speedup"), r.get("token_agreement"), r.get("sequence_match"), r.get("mean_layers"),
                     r.get("exits_per_layer"), r.get("time"), r.get("kv_fill_rows"));
         }

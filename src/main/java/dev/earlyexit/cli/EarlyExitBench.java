@@ -34,7 +34,8 @@ final class EarlyExitBench {
     }
 
     static Map<String, Object> run(LoadedModel model, List<String> prompts, int tokensWanted, int runs, int warmup,
-                                   double[] epsilons, ExitOptions exitOptions, ThreadPool pool) throws Exception {
+                                   double[] epsilons, List<EarlyExitDecoder.KvFill> fills, ExitOptions exitOptions,
+                                   ThreadPool pool) throws Exception {
         ModelConfig c = model.config();
         ConfidenceMetric metric = exitOptions.metric();
         HeadSet heads = exitOptions.headSet(model);
@@ -72,104 +73,122 @@ final class EarlyExitBench {
 
         List<Map<String, Object>> rows = new ArrayList<>();
         for (double eps : epsilons) {
-            Calibration.checkEpsilon(eps);
-            double[] tau = cal.thresholds(metric.id(), eps);
-            EarlyExitDecoder d = new EarlyExitDecoder(tf, heads, tau, metric);
-            double eeMs = 0;
-            long eeSteps = 0;
-            double layerMs = 0;
-            double headMs = 0;
-            double classifierMs = 0;
-            long fillRows = 0;
-            long headCalls = 0;
-            long tokenLayers = 0;
-            long agree = 0;
-            long positions = 0;
-            double prefixShare = 0;
-            long sameTokens = 0;
-            long allTokens = 0;
-            int[] consulted = d.consultedLayers();
-            int[] exits = new int[consulted.length + 1];
-            for (int p = 0; p < P; p++) {
-                int tokens = fullIds[p].length;
-                for (int i = 0; i < warmup; i++) {
-                    d.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
-                }
-                double[] ms = new double[runs];
-                EarlyExitResult r = null;
-                for (int i = 0; i < runs; i++) {
-                    r = d.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
-                    ms[i] = r.generation().decodeMs();
-                }
-                eeMs += BenchCommand.median(ms);
-                eeSteps += r.generation().decodeSteps();
-                layerMs += r.layerMs();
-                headMs += r.headMs();
-                classifierMs += r.classifierMs();
-                fillRows += r.fillRows();
-                headCalls += r.headCalls();
-                tokenLayers += r.tokenLayers();
-                int[] e = r.exitsPerHead();
-                for (int k = 0; k < e.length; k++) {
-                    exits[k] += e[k];
-                }
-                // Sequence match against the full model's greedy text.
-                int[] ids = r.generation().ids();
-                int prefix = 0;
-                while (prefix < ids.length && ids[prefix] == fullIds[p][prefix]) {
-                    prefix++;
-                }
-                prefixShare += (double) prefix / tokens;
-                for (int i = 0; i < ids.length; i++) {
-                    if (ids[i] == fullIds[p][i]) {
-                        sameTokens++;
+            for (EarlyExitDecoder.KvFill fill : fills) {
+                Calibration.checkEpsilon(eps);
+                double[] tau = cal.thresholds(metric.id(), eps);
+                EarlyExitDecoder d = new EarlyExitDecoder(tf, heads, tau, metric, fill);
+                double eeMs = 0;
+                long eeSteps = 0;
+                double layerMs = 0;
+                double headMs = 0;
+                double classifierMs = 0;
+                double copyMs = 0;
+                long fillRows = 0;
+                long headCalls = 0;
+                long tokenLayers = 0;
+                long agree = 0;
+                long positions = 0;
+                double prefixShare = 0;
+                long sameTokens = 0;
+                long allTokens = 0;
+                int[] consulted = d.consultedLayers();
+                int[] exits = new int[consulted.length + 1];
+                for (int p = 0; p < P; p++) {
+                    int tokens = fullIds[p].length;
+                    for (int i = 0; i < warmup; i++) {
+                        d.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
+                    }
+                    double[] ms = new double[runs];
+                    EarlyExitResult r = null;
+                    for (int i = 0; i < runs; i++) {
+                        r = d.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
+                        ms[i] = r.generation().decodeMs();
+                    }
+                    eeMs += BenchCommand.median(ms);
+                    eeSteps += r.generation().decodeSteps();
+                    layerMs += r.layerMs();
+                    headMs += r.headMs();
+                    classifierMs += r.classifierMs();
+                    copyMs += r.kvCopyMs();
+                    fillRows += r.fillRows();
+                    headCalls += r.headCalls();
+                    tokenLayers += r.tokenLayers();
+                    int[] e = r.exitsPerHead();
+                    for (int k = 0; k < e.length; k++) {
+                        exits[k] += e[k];
+                    }
+                    // Sequence match against the full model's greedy text.
+                    int[] ids = r.generation().ids();
+                    int prefix = 0;
+                    while (prefix < ids.length && ids[prefix] == fullIds[p][prefix]) {
+                        prefix++;
+                    }
+                    prefixShare += (double) prefix / tokens;
+                    for (int i = 0; i < ids.length; i++) {
+                        if (ids[i] == fullIds[p][i]) {
+                            sameTokens++;
+                        }
+                    }
+                    allTokens += tokens;
+                    // Token agreement, teacher-forced on the full model's text (decode positions: token 1 on).
+                    if (fill != EarlyExitDecoder.KvFill.EXACT) {
+                        // The approximate cache is not the full model's: teacher-force the decode loop itself.
+                        int[] chosen = d.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false, fullIds[p])
+                                .generation().ids();
+                        for (int i = 1; i < tokens; i++) {
+                            if (chosen[i] == fullIds[p][i]) {
+                                agree++;
+                            }
+                            positions++;
+                        }
+                        continue;
+                    }
+                    SequenceProbe.Result pr = probes[p];
+                    double[][] conf = restrict(pr.confidence()[0], heads, consulted);
+                    double[] tauC = restrict(tau, heads, consulted);
+                    int[][] argmax = restrict(pr.headArgmax(), heads, consulted);
+                    for (int i = 1; i < tokens; i++) {
+                        int pos = promptIds[p].length - 1 + i;
+                        int k = EarlyExitDecoder.exitingHead(conf, pos, tauC);
+                        int chosen = k < 0 ? pr.modelArgmax()[pos] : argmax[k][pos];
+                        if (chosen == fullIds[p][i]) {
+                            agree++;
+                        }
+                        positions++;
                     }
                 }
-                allTokens += tokens;
-                // Token agreement, teacher-forced on the full model's text (decode positions: token 1 on).
-                SequenceProbe.Result pr = probes[p];
-                double[][] conf = restrict(pr.confidence()[0], heads, consulted);
-                double[] tauC = restrict(tau, heads, consulted);
-                int[][] argmax = restrict(pr.headArgmax(), heads, consulted);
-                for (int i = 1; i < tokens; i++) {
-                    int pos = promptIds[p].length - 1 + i;
-                    int k = EarlyExitDecoder.exitingHead(conf, pos, tauC);
-                    int chosen = k < 0 ? pr.modelArgmax()[pos] : argmax[k][pos];
-                    if (chosen == fullIds[p][i]) {
-                        agree++;
-                    }
-                    positions++;
+                double eeTps = eeSteps / (eeMs / 1000.0);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("epsilon", eps);
+                row.put("kv_fill", fill == EarlyExitDecoder.KvFill.EXACT ? "exact" : "copy");
+                row.put("tokens_per_s", GenerateCommand.round(eeTps));
+                row.put("speedup", GenerateCommand.round(eeTps / fullTps));
+                row.put("token_agreement", GenerateCommand.round((double) agree / positions));
+                row.put("sequence_match", GenerateCommand.round((double) sameTokens / allTokens));
+                row.put("identical_prefix", GenerateCommand.round(prefixShare / P));
+                row.put("mean_layers", GenerateCommand.round((double) tokenLayers / eeSteps));
+                row.put("consulted_layers", consulted);
+                Map<String, Integer> perLayer = new LinkedHashMap<>();
+                for (int k = 0; k < consulted.length; k++) {
+                    perLayer.put(Integer.toString(consulted[k]), exits[k]);
                 }
+                perLayer.put(Integer.toString(c.layers()), exits[consulted.length]);
+                row.put("exits_per_layer", perLayer);
+                double total = layerMs + headMs + classifierMs + copyMs;
+                Map<String, Object> time = new LinkedHashMap<>();
+                time.put("layers_ms", GenerateCommand.round(layerMs));
+                time.put("heads_ms", GenerateCommand.round(headMs));
+                time.put("classifier_ms", GenerateCommand.round(classifierMs));
+                time.put("kv_copy_ms", GenerateCommand.round(copyMs));
+                time.put("layers_share", GenerateCommand.round(layerMs / total));
+                time.put("heads_share", GenerateCommand.round(headMs / total));
+                time.put("classifier_share", GenerateCommand.round(classifierMs / total));
+                row.put("time", time);
+                row.put("kv_fill_rows", fillRows);
+                row.put("kv_fill_share_of_layer_rows", GenerateCommand.round((double) fillRows / (fillRows + tokenLayers)));
+                row.put("head_calls_per_token", GenerateCommand.round((double) headCalls / eeSteps));
+                rows.add(row);
             }
-            double eeTps = eeSteps / (eeMs / 1000.0);
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("epsilon", eps);
-            row.put("tokens_per_s", GenerateCommand.round(eeTps));
-            row.put("speedup", GenerateCommand.round(eeTps / fullTps));
-            row.put("token_agreement", GenerateCommand.round((double) agree / positions));
-            row.put("sequence_match", GenerateCommand.round((double) sameTokens / allTokens));
-            row.put("identical_prefix", GenerateCommand.round(prefixShare / P));
-            row.put("mean_layers", GenerateCommand.round((double) tokenLayers / eeSteps));
-            row.put("consulted_layers", consulted);
-            Map<String, Integer> perLayer = new LinkedHashMap<>();
-            for (int k = 0; k < consulted.length; k++) {
-                perLayer.put(Integer.toString(consulted[k]), exits[k]);
-            }
-            perLayer.put(Integer.toString(c.layers()), exits[consulted.length]);
-            row.put("exits_per_layer", perLayer);
-            double total = layerMs + headMs + classifierMs;
-            Map<String, Object> time = new LinkedHashMap<>();
-            time.put("layers_ms", GenerateCommand.round(layerMs));
-            time.put("heads_ms", GenerateCommand.round(headMs));
-            time.put("classifier_ms", GenerateCommand.round(classifierMs));
-            time.put("layers_share", GenerateCommand.round(layerMs / total));
-            time.put("heads_share", GenerateCommand.round(headMs / total));
-            time.put("classifier_share", GenerateCommand.round(classifierMs / total));
-            row.put("time", time);
-            row.put("kv_fill_rows", fillRows);
-            row.put("kv_fill_share_of_layer_rows", GenerateCommand.round((double) fillRows / (fillRows + tokenLayers)));
-            row.put("head_calls_per_token", GenerateCommand.round((double) headCalls / eeSteps));
-            rows.add(row);
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("mode", "early-exit");

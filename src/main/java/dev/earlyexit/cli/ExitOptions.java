@@ -3,6 +3,7 @@ package dev.earlyexit.cli;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ModelIdentity;
+import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.exits.ExitHeadProvider;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.format.ModelFormatException;
@@ -102,6 +103,21 @@ final class ExitOptions {
                 case "early-exit" -> EARLY_EXIT;
                 default -> throw new IllegalArgumentException("unknown mode '" + s + "' (full or early-exit)");
             };
+        }
+    }
+
+    static EarlyExitDecoder.KvFill parseKvFill(String s) {
+        return switch (s) {
+            case "exact" -> EarlyExitDecoder.KvFill.EXACT;
+            case "copy" -> EarlyExitDecoder.KvFill.COPY_HIDDEN;
+            default -> throw new IllegalArgumentException("unknown KV fill '" + s + "' (exact or copy)");
+        };
+    }
+
+    static final class KvFillConverter implements picocli.CommandLine.ITypeConverter<EarlyExitDecoder.KvFill> {
+        @Override
+        public EarlyExitDecoder.KvFill convert(String value) {
+            return parseKvFill(value);
         }
     }
 

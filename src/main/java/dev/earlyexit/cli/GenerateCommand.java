@@ -70,6 +70,11 @@ final class GenerateCommand implements Callable<Integer> {
                     + "(default: on).")
     boolean compareFull;
 
+    @Option(names = "--kv-fill", defaultValue = "exact", converter = ExitOptions.KvFillConverter.class, paramLabel = "F",
+            description = "Early exit: exact (skipped layers' KV entries computed exactly, batched with a later token; "
+                    + "the default) or copy (CALM's approximation from the exit hidden state).")
+    EarlyExitDecoder.KvFill kvFill;
+
     @Mixin
     ExitOptions exitOptions;
 
@@ -136,7 +141,7 @@ final class GenerateCommand implements Callable<Integer> {
         int L = model.config().layers();
         try (ThreadPool pool = modelOptions.pool()) {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
-            EarlyExitDecoder decoder = new EarlyExitDecoder(tf, heads, tau, metric);
+            EarlyExitDecoder decoder = new EarlyExitDecoder(tf, heads, tau, metric, kvFill);
             Tokenizer tok = model.tokenizerOrNull();
             EarlyExitDecoder.TokenListener listener = null;
             Tokenizer.StreamDecoder stream = null;
@@ -205,6 +210,7 @@ final class GenerateCommand implements Callable<Integer> {
         m.put("layer_ms", round(r.layerMs()));
         m.put("head_ms", round(r.headMs()));
         m.put("classifier_ms", round(r.classifierMs()));
+        m.put("kv_copy_ms", round(r.kvCopyMs()));
         m.put("kv_fill_rows", r.fillRows());
         m.put("head_calls", r.headCalls());
         if (full != null) {

@@ -40,9 +40,22 @@ import java.util.List;
  * hand the cache to a full-model step). The prefill runs the prompt through every layer, so the first
  * token comes from the final layer.
  *
+ * <h2>Approximate KV fill (CALM)</h2>
+ * With {@link KvFill#COPY_HIDDEN}, an exiting token instead writes the skipped layers' KV entries at
+ * once from its exit hidden state (each skipped layer's norm, k/v projection and RoPE applied to it, as
+ * CALM propagates the hidden state), so nothing is owed; the cache then differs from the full model's.
+ *
  * <p>Scratch is allocated once per decoder and sampler; the decode loop allocates nothing.
  */
 public final class EarlyExitDecoder {
+
+    /** How skipped layers get their KV entries. */
+    public enum KvFill {
+        /** Exact: owed positions run through the skipped layers, batched with the next token that needs them. */
+        EXACT,
+        /** Approximate (CALM): the exit hidden state stands in as the input of every skipped layer. */
+        COPY_HIDDEN
+    }
 
     /** Receives each generated id with the 1-based layer count it was produced at, as soon as it is chosen. */
     @FunctionalInterface
@@ -53,6 +66,7 @@ public final class EarlyExitDecoder {
     private final Transformer model;
     private final ModelConfig c;
     private final ConfidenceMetric metric;
+    private final KvFill kvFill;
     private final ExitHead[] heads;          // consulted heads, ascending layer
     private final double[] thresholds;       // their τ
     private final int[] headAtDepth;         // depth (1..L-1) -> index into heads, or -1
@@ -70,6 +84,7 @@ public final class EarlyExitDecoder {
     private long layerNanos;
     private long headNanos;
     private long classifierNanos;
+    private long copyNanos;
     private long fillRows;
     private long headCalls;
     private long tokenLayers;
@@ -80,6 +95,12 @@ public final class EarlyExitDecoder {
      * @param metric     the confidence metric the thresholds were calibrated for
      */
     public EarlyExitDecoder(Transformer model, HeadSet heads, double[] thresholds, ConfidenceMetric metric) {
+        this(model, heads, thresholds, metric, KvFill.EXACT);
+    }
+
+    public EarlyExitDecoder(Transformer model, HeadSet heads, double[] thresholds, ConfidenceMetric metric,
+                            KvFill kvFill) {
+        this.kvFill = kvFill;
         if (thresholds.length != heads.size()) {
             throw new IllegalArgumentException(heads.size() + " heads but " + thresholds.length + " thresholds");
         }
@@ -148,7 +169,20 @@ public final class EarlyExitDecoder {
 
     public EarlyExitResult generate(int[] promptIds, int maxTokens, SamplingOptions sampling,
                                     TokenListener listener, boolean honorStopTokens) {
+        return generate(promptIds, maxTokens, sampling, listener, honorStopTokens, null);
+    }
+
+    /**
+     * As above; with {@code teacher} non-null the model is fed teacher[i] after the i-th token instead of
+     * its own choice (teacher forcing through the real decode loop, approximate KV fill included), while
+     * the result still reports the tokens early exit chose.
+     */
+    public EarlyExitResult generate(int[] promptIds, int maxTokens, SamplingOptions sampling,
+                                    TokenListener listener, boolean honorStopTokens, int[] teacher) {
         Generator.checkPrompt(promptIds, c);
+        if (teacher != null && teacher.length < maxTokens - 1) {
+            throw new IllegalArgumentException("teacher forcing needs " + (maxTokens - 1) + " tokens, got " + teacher.length);
+        }
         if (maxTokens < 1) {
             throw new IllegalArgumentException("max tokens must be >= 1, got " + maxTokens);
         }
@@ -159,6 +193,7 @@ public final class EarlyExitDecoder {
         layerNanos = 0;
         headNanos = 0;
         classifierNanos = 0;
+        copyNanos = 0;
         fillRows = 0;
         headCalls = 0;
         tokenLayers = 0;
@@ -199,7 +234,7 @@ public final class EarlyExitDecoder {
                 reason = GenerationResult.StopReason.CONTEXT_FULL;
                 break;
             }
-            one[0] = next;
+            one[0] = teacher != null ? teacher[produced - 1] : next;
             model.embed(one, 0, 1, pos, cur);
             next = -1;
             exitLayer = L;
@@ -219,9 +254,20 @@ public final class EarlyExitDecoder {
                     if (exits(confidence, thresholds[k])) {
                         next = h.tokenId(pick(sampler, headLogits[k], headSample[k]));
                         exitLayer = j + 1;
-                        System.arraycopy(cur, 0, pending, pos * dim, dim);
+                        headNanos += System.nanoTime() - b;
+                        if (kvFill == KvFill.EXACT) {
+                            System.arraycopy(cur, 0, pending, pos * dim, dim);
+                        } else {
+                            long e = System.nanoTime();
+                            for (int skipped = j + 1; skipped < L; skipped++) {
+                                model.appendKeyValues(cur, 1, skipped, cache);
+                            }
+                            fillRows += L - (j + 1);
+                            copyNanos += System.nanoTime() - e;
+                        }
+                    } else {
+                        headNanos += System.nanoTime() - b;
                     }
-                    headNanos += System.nanoTime() - b;
                 }
             }
             if (next < 0) {
@@ -238,7 +284,7 @@ public final class EarlyExitDecoder {
         GenerationResult g = new GenerationResult(promptIds.clone(), Arrays.copyOf(out, produced), (t1 - t0) / 1e6,
                 (t2 - t1) / 1e6, steps, reason);
         return new EarlyExitResult(g, Arrays.copyOf(exitLayers, produced), L, consultedLayers(), layerNanos / 1e6,
-                headNanos / 1e6, classifierNanos / 1e6, fillRows, headCalls, tokenLayers);
+                headNanos / 1e6, classifierNanos / 1e6, copyNanos / 1e6, fillRows, headCalls, tokenLayers);
     }
 
     /** Greedy: the head's argmax; sampling: a draw from the sampler's distribution over the head's outputs. */

@@ -14,12 +14,14 @@ import java.util.Arrays;
  * @param layerMs      decode time in transformer layers, the owed KV entries filled in the same blocks included
  * @param headMs       decode time in exit heads (logits, softmax, confidence, choosing the token)
  * @param classifierMs decode time in the model's own final norm and classifier (tokens no head took)
- * @param fillRows     (position, layer) pairs run only to fill KV entries that exited tokens owed
+ * @param kvCopyMs     decode time writing approximate KV entries (KvFill.COPY_HIDDEN only)
+ * @param fillRows     (position, layer) pairs run only to fill KV entries that exited tokens owed (with
+ *                     COPY_HIDDEN: approximate entries written)
  * @param headCalls    head evaluations during decoding
  * @param tokenLayers  (token, layer) pairs run for the decoded tokens themselves
  */
 public record EarlyExitResult(GenerationResult generation, int[] exitLayers, int modelLayers, int[] headLayers,
-                              double layerMs, double headMs, double classifierMs, long fillRows, long headCalls, long tokenLayers) {
+                              double layerMs, double headMs, double classifierMs, double kvCopyMs, long fillRows, long headCalls, long tokenLayers) {
 
     /** Generated tokens per exit: index i counts tokens produced at headLayers[i], the last index the final layer. */
     public int[] exitsPerHead() {

@@ -182,4 +182,31 @@ class EarlyExitDecoderTest {
         // 50 more tokens may cost only the result arrays (a few bytes per token), not per-token scratch.
         assertThat(perRunLong - perRunShort).isLessThan(50 * 64);
     }
+
+    @Test
+    void calmStyleCopyFillOwesNothingAndTeacherForcingFollowsTheProbe() {
+        EarlyExitDecoder copy = new EarlyExitDecoder(tf, heads, MIXED, ConfidenceMetrics.MAX_PROB,
+                EarlyExitDecoder.KvFill.COPY_HIDDEN);
+        EarlyExitResult r = copy.generate(PROMPT, 30, SamplingOptions.GREEDY, null, false);
+        assertThat(Arrays.stream(r.exitLayers()).anyMatch(e -> e < c.layers())).isTrue();
+        for (int l = 0; l < c.layers(); l++) {
+            assertThat(copy.cache().length(l)).isEqualTo(copy.positions());
+        }
+        assertThat(r.fillRows()).isPositive();
+
+        // Teacher-forced through the exact decode loop on the approximate run's text: the choices equal the
+        // teacher-forced probe's (the exact cache is the full model's whatever is fed).
+        int[] text = r.generation().ids();
+        EarlyExitDecoder exact = new EarlyExitDecoder(tf, heads, MIXED, ConfidenceMetrics.MAX_PROB);
+        int[] chosen = exact.generate(PROMPT, text.length, SamplingOptions.GREEDY, null, false, text).generation().ids();
+        int[] seq = new int[PROMPT.length + text.length];
+        System.arraycopy(PROMPT, 0, seq, 0, PROMPT.length);
+        System.arraycopy(text, 0, seq, PROMPT.length, text.length);
+        SequenceProbe.Result p = new SequenceProbe(tf, heads, List.of(ConfidenceMetrics.MAX_PROB)).run(seq);
+        for (int i = 1; i < text.length; i++) {
+            int pos = PROMPT.length - 1 + i;
+            int k = EarlyExitDecoder.exitingHead(p.confidence()[0], pos, MIXED);
+            assertThat(chosen[i]).as("token %d", i).isEqualTo(k < 0 ? p.modelArgmax()[pos] : p.headArgmax()[k][pos]);
+        }
+    }
 }

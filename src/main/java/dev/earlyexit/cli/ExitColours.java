@@ -9,6 +9,22 @@ final class ExitColours {
     private ExitColours() {
     }
 
+    /**
+     * Whether standard output is a terminal: System.console() exists (Java 17 to 21 give one only then);
+     * from Java 22 a console may exist for redirected output, so its isTerminal() is asked too.
+     */
+    static boolean stdoutIsTerminal() {
+        java.io.Console console = System.console();
+        if (console == null) {
+            return false;
+        }
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException e) {
+            return true; // before Java 22 there is no isTerminal(), and a console means a terminal
+        }
+    }
+
     static String colour(int layer, int modelLayers) {
         if (layer >= modelLayers) {
             return "";

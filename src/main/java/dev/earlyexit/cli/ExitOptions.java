@@ -60,7 +60,9 @@ final class ExitOptions {
                     + "--heads copy)");
         }
         // When the trained heads land (dev.earlyexit.exits.ExitHeads), this becomes:
-        //   return (c, w) -> ExitHeads.load(file, c, w, fingerprint).asHeadSet();
+        //   return (c, w) -> HeadSet.fromFile("trained", file,
+        //           ExitHeads.load(file, c, w, ModelIdentity.fingerprint(c, w)).heads());
+        // (and "auto" may prefer ExitHeads.findDefault(model source) over copied heads).
         throw new IllegalArgumentException("trained heads files cannot be loaded by this build yet: use --heads copy");
     }
 

@@ -145,7 +145,7 @@ final class GenerateCommand implements Callable<Integer> {
             Tokenizer tok = model.tokenizerOrNull();
             EarlyExitDecoder.TokenListener listener = null;
             Tokenizer.StreamDecoder stream = null;
-            boolean colour = System.console() != null;
+            boolean colour = ExitColours.stdoutIsTerminal();
             if (!json) {
                 if (colour) {
                     out.println(ExitColours.legend(decoder.consultedLayers(), L));

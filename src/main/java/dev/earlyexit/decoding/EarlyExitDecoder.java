@@ -26,7 +26,8 @@ import java.util.List;
  * finite (a head that can never exit at this ε costs nothing), so the consulted set is the heads passed
  * in minus those with τ = +∞; callers restrict it further by giving +∞. The answering head's logits
  * are used as they are (greedy: argmax; sampling: the {@link Sampler}'s temperature/top-k/top-p
- * distribution over the head's outputs, mapped to token ids), never computed twice.
+ * distribution over the head's outputs, mapped to token ids), never computed twice. Confidence is
+ * always measured on the head's plain softmax (temperature 1), the distribution it was calibrated on.
  *
  * <h2>Exact KV cache</h2>
  * A token that exits after d layers owes KV entries to layers d..L-1. Its hidden state after d layers

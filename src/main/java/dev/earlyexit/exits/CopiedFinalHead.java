@@ -106,9 +106,4 @@ public final class CopiedFinalHead implements ExitHead {
     public long bytesPerCall() {
         return classifier.bytes();
     }
-
-    @Override
-    public String kindName() {
-        return "copied-final";
-    }
 }

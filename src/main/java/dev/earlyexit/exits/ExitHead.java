@@ -44,9 +44,4 @@ public interface ExitHead {
             System.arraycopy(row, 0, out, t * n, n);
         }
     }
-
-    /** A short human-readable name of the head's kind (reports); the class name by default. */
-    default String kindName() {
-        return getClass().getSimpleName();
-    }
 }

@@ -1,5 +1,13 @@
 package dev.earlyexit.exits;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -20,6 +28,20 @@ public record HeadSet(String name, String identity, List<ExitHead> heads) {
                 throw new IllegalArgumentException("exit heads must have ascending, distinct layers");
             }
         }
+    }
+
+    /** Heads read from a file: their identity is the file's SHA-256, so retrained heads need a new calibration. */
+    public static HeadSet fromFile(String name, Path file, List<? extends ExitHead> heads) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), md)) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+        }
+        return new HeadSet(name, name + ":sha256:" + HexFormat.of().formatHex(md.digest()), List.copyOf(heads));
     }
 
     public int[] layers() {

@@ -75,7 +75,7 @@ final class EarlyExitBench {
         for (double eps : epsilons) {
             for (EarlyExitDecoder.KvFill fill : fills) {
                 Calibration.checkEpsilon(eps);
-                double[] tau = cal.thresholds(metric.id(), eps);
+                double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), eps);
                 EarlyExitDecoder d = new EarlyExitDecoder(tf, heads, tau, metric, fill);
                 double eeMs = 0;
                 long eeSteps = 0;
@@ -194,6 +194,7 @@ final class EarlyExitBench {
         out.put("mode", "early-exit");
         out.put("metric", metric.id());
         out.put("heads", heads.name());
+        out.put("consult", exitOptions.consult);
         out.put("threads", pool.threads());
         out.put("prompts", prompts);
         out.put("runs", runs);

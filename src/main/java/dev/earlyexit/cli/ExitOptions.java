@@ -2,11 +2,13 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.ConsultPolicy;
 import dev.earlyexit.calibration.ModelIdentity;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.exits.ExitHeadProvider;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.format.ModelFormatException;
+import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.store.LoadedModel;
 import picocli.CommandLine.Option;
 
@@ -36,6 +38,46 @@ final class ExitOptions {
             description = "Confidence metric: max-prob (the default), entropy (minus the entropy) or margin (p1 - p2); "
                     + "calibrate stores all three unless one is given.")
     String metric;
+
+    @Option(names = "--consult", defaultValue = "all", paramLabel = "C",
+            description = "Early exit: which heads to ask: all (every head that can exit at this epsilon; the default), "
+                    + "auto (only heads whose calibrated exits save more weight reads than asking them costs) or "
+                    + "layers, e.g. 4,5.")
+    String consult;
+
+    /** The thresholds of the heads to consult at ε (+∞ for the others), by --consult. */
+    double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
+        double[] tau = cal.thresholds(metricId, epsilon);
+        String spec = consult.trim();
+        if (spec.equals("all")) {
+            return tau;
+        }
+        if (spec.equals("auto")) {
+            double[] coverage = new double[heads.size()];
+            long[] bytes = new long[heads.size()];
+            for (int k = 0; k < heads.size(); k++) {
+                coverage[k] = cal.curve(metricId, k).coverage(epsilon);
+                bytes[k] = heads.head(k).bytesPerCall();
+            }
+            LayerWeights l0 = model.weights().layers()[0];
+            long layerBytes = l0.wqkv().bytes() + l0.wo().bytes() + l0.wUp().bytes() + l0.wDown().bytes();
+            return ConsultPolicy.worthwhile(tau, coverage, heads.layers(), bytes, layerBytes,
+                    model.weights().classifier().bytes(), model.config().layers());
+        }
+        int[] layers;
+        try {
+            layers = Arrays.stream(spec.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--consult takes all, auto or comma-separated layers, got '" + spec + "'");
+        }
+        for (int l : layers) {
+            if (Arrays.stream(heads.layers()).noneMatch(h -> h == l)) {
+                throw new IllegalArgumentException("--consult " + l + ": there is no head at layer " + l + " (heads at "
+                        + Arrays.toString(heads.layers()) + ")");
+            }
+        }
+        return ConsultPolicy.only(tau, heads.layers(), layers);
+    }
 
     /** Where heads come from: the one place to wire the trained-heads loader. */
     ExitHeadProvider provider() {

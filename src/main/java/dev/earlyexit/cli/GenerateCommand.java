@@ -137,7 +137,7 @@ final class GenerateCommand implements Callable<Integer> {
         ConfidenceMetric metric = exitOptions.metric();
         HeadSet heads = exitOptions.headSet(model);
         Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
-        double[] tau = cal.thresholds(metric.id(), epsilon);
+        double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
         int L = model.config().layers();
         try (ThreadPool pool = modelOptions.pool()) {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);

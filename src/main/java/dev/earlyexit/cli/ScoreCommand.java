@@ -66,7 +66,7 @@ final class ScoreCommand implements Callable<Integer> {
         if (early) {
             heads = exitOptions.headSet(model);
             Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
-            tau = cal.thresholds(metric.id(), epsilon);
+            tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
         }
         int K = heads.size();
         int[] exits = new int[K + 1];

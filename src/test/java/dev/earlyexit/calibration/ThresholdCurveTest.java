@@ -203,4 +203,18 @@ class ThresholdCurveTest {
         assertThat(ConfidenceMetric.byName("entropy")).isSameAs(ConfidenceMetrics.ENTROPY);
         assertThatThrownBy(() -> ConfidenceMetric.byName("nope")).hasMessageContaining("max-prob, entropy, margin");
     }
+
+    @Test
+    void headsAreConsultedOnlyWhereTheyPayOrWhereAsked() {
+        double[] tau = {0.5, 0.6, 0.7};
+        int[] layers = {2, 4, 5};
+        assertThat(ConsultPolicy.only(tau, layers, new int[] {4})).containsExactly(Double.POSITIVE_INFINITY, 0.6,
+                Double.POSITIVE_INFINITY);
+        // 6 layers of 4 MB, classifier 37 MB. A 37 MB head at layer 5 that lets 35% out saves 0.35 x 41 MB: not worth it;
+        // a 2 MB head at layer 2 letting 30% out saves 0.3 x 53 MB: worth it.
+        long mb = 1_000_000;
+        double[] kept = ConsultPolicy.worthwhile(tau, new double[] {0.3, 0.0, 0.35}, layers,
+                new long[] {2 * mb, 2 * mb, 37 * mb}, 4 * mb, 37 * mb, 6);
+        assertThat(kept).containsExactly(0.5, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY);
+    }
 }

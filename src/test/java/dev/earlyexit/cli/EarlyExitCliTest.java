@@ -92,6 +92,16 @@ class EarlyExitCliTest {
         assertThat(plain.code()).as(plain.err()).isZero();
         assertThat(plain.out()).startsWith("Once upon a time").doesNotContain("\u001b[");
         assertThat(plain.err()).contains("mean").contains("layers per token");
+
+        // Asking only the head at layer 5: no token exits anywhere else.
+        CliTest.Result only5 = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
+                "--max-tokens", "12", "--mode", "early-exit", "--epsilon", "0.5", "--consult", "5", "--calibration",
+                calibration.toString(), "--no-compare-full", "--threads", "1", "--json");
+        assertThat(only5.code()).as(only5.err()).isZero();
+        assertThat(jsonOf(only5).get("consulted_layers").toString()).isEqualTo("[5]");
+        for (JsonNode e : jsonOf(only5).get("exit_layers")) {
+            assertThat(e.asInt()).isIn(5, 6);
+        }
     }
 
     @Test
@@ -153,6 +163,11 @@ class EarlyExitCliTest {
                 "early-exit", "--metric", "vibes", "--calibration", cal);
         assertThat(metric.code()).isEqualTo(1);
         assertThat(metric.err()).contains("unknown confidence metric 'vibes'");
+
+        CliTest.Result consult = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode",
+                "early-exit", "--consult", "6", "--calibration", cal);
+        assertThat(consult.code()).isEqualTo(1);
+        assertThat(consult.err()).contains("no head at layer 6");
 
         CliTest.Result mode = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "fast");
         assertThat(mode.code()).isEqualTo(2);

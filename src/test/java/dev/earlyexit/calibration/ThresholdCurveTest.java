@@ -217,4 +217,15 @@ class ThresholdCurveTest {
                 new long[] {2 * mb, 2 * mb, 37 * mb}, 4 * mb, 37 * mb, 6);
         assertThat(kept).containsExactly(0.5, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY);
     }
+
+    @Test
+    void calibrationsLiveInTheModelsHeadsDirectory() throws Exception {
+        Path bin = dir.resolve("model.bin");
+        Files.writeString(bin, "x");
+        assertThat(Calibration.defaultPath(bin, "copied-final"))
+                .isEqualTo(dir.resolve("model.heads").resolve("calibration-copied-final.json").toAbsolutePath());
+        Path hf = Files.createDirectories(dir.resolve("hf"));
+        assertThat(Calibration.defaultPath(hf, "subset"))
+                .isEqualTo(hf.resolve("heads").resolve("calibration-subset.json").toAbsolutePath());
+    }
 }

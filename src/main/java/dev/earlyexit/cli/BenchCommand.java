@@ -51,10 +51,32 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--mode", defaultValue = "full", converter = ExitOptions.ModeConverter.class, paramLabel = "MODE",
+            description = "full (the default) or early-exit: speed-up against the full model on held-out prompts "
+                    + "(or --prompt), token agreement and sequence match, and where the time goes.")
+    ExitOptions.Mode mode;
+
+    @Option(names = "--epsilon", split = ",", defaultValue = "0.8,0.9,0.95", paramLabel = "E",
+            description = "Early exit: epsilons to measure, comma-separated (default: ${DEFAULT-VALUE}).")
+    double[] epsilons;
+
+    @Option(names = "--kv-fill", split = ",", defaultValue = "exact", paramLabel = "F",
+            description = "Early exit: exact, copy (CALM's approximation) or both, comma-separated (default: ${DEFAULT-VALUE}).")
+    List<String> kvFills;
+
+    @Mixin
+    ExitOptions exitOptions;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (tokens < 2 || runs < 1 || warmup < 0) {
             throw new IllegalArgumentException("--tokens must be >= 2, --runs >= 1 and --warmup >= 0");
+        }
+        if (mode == ExitOptions.Mode.EARLY_EXIT) {
+            return earlyExit();
         }
         long rssBeforeLoadMb = rssMb("VmRSS:");
         LoadedModel model = modelOptions.load();
@@ -119,6 +141,43 @@ final class BenchCommand implements Callable<Integer> {
                         out.get("f32_token_agreement"), out.get("f32_prefix_match"));
             }
         }
+        return 0;
+    }
+
+    private int earlyExit() throws Exception {
+        for (double e : epsilons) {
+            dev.earlyexit.calibration.Calibration.checkEpsilon(e);
+        }
+        exitOptions.metric();
+        LoadedModel model = modelOptions.load();
+        boolean promptGiven = spec != null && spec.commandLine().getParseResult().hasMatchedOption("--prompt");
+        List<String> prompts = promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
+        Map<String, Object> out;
+        try (ThreadPool pool = modelOptions.pool()) {
+            List<dev.earlyexit.decoding.EarlyExitDecoder.KvFill> fills = new ArrayList<>();
+            for (String f : kvFills) {
+                fills.add(ExitOptions.parseKvFill(f.trim()));
+            }
+            out = EarlyExitBench.run(model, prompts, tokens, runs, warmup, epsilons, fills, exitOptions, pool);
+        }
+        out.put("dtype", modelOptions.dtype.cliName());
+        if (json) {
+            System.out.println(Json.write(out));
+            return 0;
+        }
+        System.out.printf("early exit (%s heads, %s), %d threads, %s, %d held-out prompts, median of %d runs: "
+                        + "full model %s tokens/s%n", out.get("heads"), out.get("metric"), out.get("threads"),
+                modelOptions.dtype.cliName(), prompts.size(), runs, out.get("full_tokens_per_s"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) out.get("results");
+        for (Map<String, Object> r : rows) {
+            System.out.printf("  eps %s, kv fill %s: %s tokens/s (%sx), token agreement %s, sequence match %s, mean layers %s, "
+                            + "exits %s, time %s, KV fill rows %s%n", r.get("epsilon"), r.get("kv_fill"), r.get("tokens_per_s"),
+                    r.get("speedup"), r.get("token_agreement"), r.get("sequence_match"), r.get("mean_layers"),
+                    r.get("exits_per_layer"), r.get("time"), r.get("kv_fill_rows"));
+        }
+        System.out.printf("  bytes per layer %s, per head call %s%n", out.get("bytes_per_layer"),
+                out.get("bytes_per_head_call"));
         return 0;
     }
 

@@ -1,8 +1,13 @@
 package dev.earlyexit.cli;
 
+import dev.earlyexit.calibration.Calibration;
+import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.decoding.EarlyExitDecoder;
+import dev.earlyexit.decoding.EarlyExitResult;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
+import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.tensor.ThreadPool;
@@ -51,6 +56,28 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
 
+    @Option(names = "--mode", defaultValue = "full", converter = ExitOptions.ModeConverter.class, paramLabel = "MODE",
+            description = "full (every layer for every token; the default) or early-exit (calibrated exit heads).")
+    ExitOptions.Mode mode;
+
+    @Option(names = "--epsilon", defaultValue = "0.9", paramLabel = "E",
+            description = "Early exit: the share of exited tokens that must agree with the full model, in (0, 1] "
+                    + "(default: ${DEFAULT-VALUE}).")
+    double epsilon;
+
+    @Option(names = "--compare-full", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Early exit: also time the full model on the same prompt and length, for the speed-up "
+                    + "(default: on).")
+    boolean compareFull;
+
+    @Option(names = "--kv-fill", defaultValue = "exact", converter = ExitOptions.KvFillConverter.class, paramLabel = "F",
+            description = "Early exit: exact (skipped layers' KV entries computed exactly, batched with a later token; "
+                    + "the default) or copy (CALM's approximation from the exit hidden state).")
+    EarlyExitDecoder.KvFill kvFill;
+
+    @Mixin
+    ExitOptions exitOptions;
+
     @Override
     public Integer call() throws Exception {
         if ((prompt == null) == (promptIds == null)) {
@@ -60,10 +87,17 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 1) {
             throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
         }
+        if (mode == ExitOptions.Mode.EARLY_EXIT) {
+            Calibration.checkEpsilon(epsilon);
+            exitOptions.metric();
+        }
         LoadedModel model = modelOptions.load();
         int[] ids = promptIds != null ? promptIds : encodePrompt(model, prompt);
         Generator.checkPrompt(ids, model.config());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        if (mode == ExitOptions.Mode.EARLY_EXIT) {
+            return earlyExit(model, ids, sampling, out);
+        }
         try (ThreadPool pool = modelOptions.pool()) {
             Generator generator = new Generator(new Transformer(model.config(), model.weights(), pool));
             Tokenizer tok = model.tokenizerOrNull();
@@ -97,6 +131,94 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private int earlyExit(LoadedModel model, int[] ids, SamplingOptions sampling, PrintStream out) throws Exception {
+        ConfidenceMetric metric = exitOptions.metric();
+        HeadSet heads = exitOptions.headSet(model);
+        Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
+        double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
+        int L = model.config().layers();
+        try (ThreadPool pool = modelOptions.pool()) {
+            Transformer tf = new Transformer(model.config(), model.weights(), pool);
+            EarlyExitDecoder decoder = new EarlyExitDecoder(tf, heads, tau, metric, kvFill);
+            Tokenizer tok = model.tokenizerOrNull();
+            EarlyExitDecoder.TokenListener listener = null;
+            Tokenizer.StreamDecoder stream = null;
+            boolean colour = ExitColours.stdoutIsTerminal();
+            if (!json) {
+                if (colour) {
+                    out.println(ExitColours.legend(decoder.consultedLayers(), L));
+                }
+                if (tok != null) {
+                    stream = tok.streamDecoder();
+                    StringBuilder echo = new StringBuilder();
+                    for (int id : ids) {
+                        echo.append(stream.push(id));
+                    }
+                    out.print(prompt != null ? prompt : echo);
+                    Tokenizer.StreamDecoder s = stream;
+                    listener = (id, layer) -> out.print(colour ? ExitColours.paint(s.push(id), layer, L) : s.push(id));
+                } else {
+                    listener = (id, layer) -> out.print(colour ? ExitColours.paint(id + " ", layer, L) : id + " ");
+                }
+            }
+            EarlyExitResult r = decoder.generate(ids, maxTokens, sampling, listener);
+            GenerationResult full = null;
+            if (compareFull && r.generation().ids().length > 1) {
+                full = new Generator(tf).generate(ids, r.generation().ids().length, sampling, null, false);
+            }
+            Map<String, Object> stats = exitStats(r, full, metric, heads);
+            if (json) {
+                Map<String, Object> m = toJson(r.generation(), tok);
+                m.put("mode", "early-exit");
+                m.put("epsilon", epsilon);
+                m.putAll(stats);
+                out.println(Json.write(m));
+            } else {
+                if (stream != null) {
+                    out.print(stream.flush());
+                }
+                out.println();
+                GenerationResult g = r.generation();
+                System.err.printf("%d prompt tokens, %d generated (%s), prefill %.1f ms, decode %.1f tokens/s%s%n",
+                        ids.length, g.ids().length, g.stopReason().name().toLowerCase(), g.prefillMs(),
+                        g.decodeTokensPerSecond(), full == null ? "" : String.format(
+                                " (full model %.1f tokens/s: %.2fx)", full.decodeTokensPerSecond(), stats.get("speedup")));
+                System.err.printf("early exit at epsilon %s (%s, %s heads): mean %.2f of %d layers per token, exits %s%n",
+                        epsilon, metric.id(), heads.name(), r.meanLayers(), L, stats.get("exits_per_layer"));
+            }
+        }
+        return 0;
+    }
+
+    /** The early-exit fields of generate's JSON (also used by bench). */
+    static Map<String, Object> exitStats(EarlyExitResult r, GenerationResult full, ConfidenceMetric metric, HeadSet heads) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("metric", metric.id());
+        m.put("heads", heads.name());
+        m.put("consulted_layers", r.headLayers());
+        m.put("exit_layers", r.exitLayers());
+        Map<String, Integer> exits = new LinkedHashMap<>();
+        int[] counts = r.exitsPerHead();
+        for (int i = 0; i < r.headLayers().length; i++) {
+            exits.put(Integer.toString(r.headLayers()[i]), counts[i]);
+        }
+        exits.put(Integer.toString(r.modelLayers()), counts[counts.length - 1]);
+        m.put("exits_per_layer", exits);
+        m.put("mean_layers", round(r.meanLayers()));
+        m.put("layer_ms", round(r.layerMs()));
+        m.put("head_ms", round(r.headMs()));
+        m.put("classifier_ms", round(r.classifierMs()));
+        m.put("kv_copy_ms", round(r.kvCopyMs()));
+        m.put("kv_fill_rows", r.fillRows());
+        m.put("head_calls", r.headCalls());
+        if (full != null) {
+            m.put("full_tokens_per_s", round(full.decodeTokensPerSecond()));
+            double f = full.decodeTokensPerSecond();
+            m.put("speedup", f > 0 ? round(r.generation().decodeTokensPerSecond() / f) : 0.0);
+        }
+        return m;
     }
 
     /**

@@ -29,4 +29,19 @@ public interface ExitHead {
 
     /** Bytes of weights read per call (what asking this head costs, compared with a layer). */
     long bytesPerCall();
+
+    /**
+     * out[t * outputSize() + i] = the head's logits for row t of a block of hidden states, row t at
+     * hidden[offset + t * stride]. Used off the decode loop (calibration, teacher-forced scoring), where
+     * a head that multiplies the whole block at once reads its weights once instead of T times; this
+     * default asks {@link #logits} row by row (and allocates one row of scratch per call).
+     */
+    default void logitsBlock(float[] hidden, int offset, int stride, int T, float[] out, ThreadPool pool) {
+        int n = outputSize();
+        float[] row = new float[n];
+        for (int t = 0; t < T; t++) {
+            logits(hidden, offset + t * stride, row, pool);
+            System.arraycopy(row, 0, out, t * n, n);
+        }
+    }
 }

@@ -303,6 +303,44 @@ public final class Transformer {
         }
     }
 
+    /**
+     * Appends T positions to one layer's KV cache computed from x[T, dim] taken as that layer's input,
+     * without running the rest of the layer (norm, q|k|v projection, RoPE). This is CALM's approximate
+     * fill for layers an early-exited token skipped: its exit hidden state stands in for the true input.
+     * x is left untouched.
+     */
+    public void appendKeyValues(float[] x, int T, int layer, KVCache cache) {
+        if (cache.length(layer) + T > cache.capacity()) {
+            throw new IllegalStateException("context is full at layer " + layer);
+        }
+        ensureBlock(T);
+        LayerWeights lw = w.layers()[layer];
+        int dim = c.dim();
+        int pos0 = cache.append(layer, T);
+        for (int t = 0; t < T; t++) {
+            norm(xb, t * dim, x, t * dim, lw.attnNorm(), lw.attnNormBias());
+        }
+        int qkvDim = c.qkvDim();
+        lw.wqkv().matmul(xb, T, qkv, pool);
+        addBias(qkv, T, qkvDim, lw.bqkv());
+        int qDim = c.qDim();
+        int kvDim = c.kvDim();
+        float[] keys = cache.keys[layer];
+        float[] values = cache.values[layer];
+        int capacity = cache.capacity();
+        for (int t = 0; t < T; t++) {
+            int row = t * qkvDim;
+            int pos = pos0 + t;
+            for (int h = 0; h < c.kvHeads(); h++) {
+                rope(qkv, row + qDim + h * c.headDim(), pos);
+            }
+            for (int d = 0; d < kvDim; d++) {
+                keys[d * capacity + pos] = qkv[row + qDim + d];
+            }
+            System.arraycopy(qkv, row + qDim + kvDim, values, pos * kvDim, kvDim);
+        }
+    }
+
     /** logits[vocab] for row {@code row} of x: final norm, then classifier (+ bias). */
     public void logits(float[] x, int row, float[] out) {
         norm(normRow, 0, x, row * c.dim(), w.finalNorm(), w.finalNormBias());

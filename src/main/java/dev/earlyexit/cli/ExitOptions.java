@@ -1,0 +1,174 @@
+package dev.earlyexit.cli;
+
+import dev.earlyexit.calibration.Calibration;
+import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.ConsultPolicy;
+import dev.earlyexit.calibration.ModelIdentity;
+import dev.earlyexit.decoding.EarlyExitDecoder;
+import dev.earlyexit.exits.ExitHeadProvider;
+import dev.earlyexit.exits.HeadSet;
+import dev.earlyexit.format.ModelFormatException;
+import dev.earlyexit.model.LayerWeights;
+import dev.earlyexit.store.LoadedModel;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * Options of every command that uses exit heads: which heads, which calibration, which metric and ε.
+ *
+ * <p>Heads: {@code --heads copy} (the default) uses untrained copies of the model's final norm and
+ * classifier after every layer but the last, {@code copy:1,3,5} after chosen layers. A heads file
+ * (trained heads) is accepted once the heads loader is merged: see {@link #provider}.
+ */
+final class ExitOptions {
+    @Option(names = "--heads", defaultValue = "copy", paramLabel = "H",
+            description = "Exit heads: 'copy' (untrained copies of the final norm and classifier after every layer but "
+                    + "the last; the default), 'copy:1,3,5' (after those layers), or a trained heads file.")
+    String heads;
+
+    @Option(names = "--calibration", paramLabel = "FILE",
+            description = "Calibration file (default: calibration-<heads>.json in the model's heads directory).")
+    Path calibration;
+
+    @Option(names = "--metric", paramLabel = "M",
+            description = "Confidence metric: max-prob (the default), entropy (minus the entropy) or margin (p1 - p2); "
+                    + "calibrate stores all three unless one is given.")
+    String metric;
+
+    @Option(names = "--consult", defaultValue = "all", paramLabel = "C",
+            description = "Early exit: which heads to ask: all (every head that can exit at this epsilon; the default), "
+                    + "auto (only heads whose calibrated exits save more weight reads than asking them costs) or "
+                    + "layers, e.g. 4,5.")
+    String consult;
+
+    /** The thresholds of the heads to consult at ε (+∞ for the others), by --consult. */
+    double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
+        double[] tau = cal.thresholds(metricId, epsilon);
+        String spec = consult.trim();
+        if (spec.equals("all")) {
+            return tau;
+        }
+        if (spec.equals("auto")) {
+            double[] coverage = new double[heads.size()];
+            long[] bytes = new long[heads.size()];
+            for (int k = 0; k < heads.size(); k++) {
+                coverage[k] = cal.curve(metricId, k).coverage(epsilon);
+                bytes[k] = heads.head(k).bytesPerCall();
+            }
+            LayerWeights l0 = model.weights().layers()[0];
+            long layerBytes = l0.wqkv().bytes() + l0.wo().bytes() + l0.wUp().bytes() + l0.wDown().bytes();
+            return ConsultPolicy.worthwhile(tau, coverage, heads.layers(), bytes, layerBytes,
+                    model.weights().classifier().bytes(), model.config().layers());
+        }
+        int[] layers;
+        try {
+            layers = Arrays.stream(spec.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--consult takes all, auto or comma-separated layers, got '" + spec + "'");
+        }
+        for (int l : layers) {
+            if (Arrays.stream(heads.layers()).noneMatch(h -> h == l)) {
+                throw new IllegalArgumentException("--consult " + l + ": there is no head at layer " + l + " (heads at "
+                        + Arrays.toString(heads.layers()) + ")");
+            }
+        }
+        return ConsultPolicy.only(tau, heads.layers(), layers);
+    }
+
+    /** Where heads come from: the one place to wire the trained-heads loader. */
+    ExitHeadProvider provider() {
+        String spec = heads.trim();
+        if (spec.equals("copy")) {
+            return ExitHeadProvider.copiedEveryLayer();
+        }
+        if (spec.startsWith("copy:")) {
+            int[] layers;
+            try {
+                layers = Arrays.stream(spec.substring(5).split(",")).map(String::trim).mapToInt(Integer::parseInt)
+                        .toArray();
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--heads copy:LAYERS takes comma-separated layer numbers, got '"
+                        + spec + "'");
+            }
+            return ExitHeadProvider.copied(layers);
+        }
+        Path file = Path.of(spec);
+        if (!Files.exists(file)) {
+            throw new ModelFormatException("exit heads not found: " + spec + " (train them with train-heads, or use "
+                    + "--heads copy)");
+        }
+        // When the trained heads land (dev.earlyexit.exits.ExitHeads), this becomes:
+        //   return (c, w) -> HeadSet.fromFile("trained", file,
+        //           ExitHeads.load(file, c, w, ModelIdentity.fingerprint(c, w)).heads());
+        // (and "auto" may prefer ExitHeads.findDefault(model source) over copied heads).
+        throw new IllegalArgumentException("trained heads files cannot be loaded by this build yet: use --heads copy");
+    }
+
+    HeadSet headSet(LoadedModel model) throws IOException {
+        return provider().heads(model.config(), model.weights());
+    }
+
+    ConfidenceMetric metric() {
+        return ConfidenceMetric.byName(metric == null ? "max-prob" : metric);
+    }
+
+    Path calibrationPath(LoadedModel model, HeadSet heads) {
+        return calibration != null ? calibration : Calibration.defaultPath(model.source(), heads.name());
+    }
+
+    /** The calibration for these heads and this model, or a clear error (missing, other model, other heads). */
+    Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
+        Path p = calibrationPath(model, heads);
+        if (!Files.isRegularFile(p)) {
+            throw new ModelFormatException("no calibration for these heads at " + p + ": run ./earlyexit calibrate"
+                    + " --model " + model.source() + (calibration != null ? " --out " + p : "") + " first");
+        }
+        Calibration cal = Calibration.load(p);
+        cal.requireFor(fingerprint, heads, p);
+        metric(); // an unknown metric is reported before a missing curve
+        return cal;
+    }
+
+    static String fingerprint(LoadedModel model) {
+        return ModelIdentity.fingerprint(model.config(), model.weights());
+    }
+
+    /** --mode values. */
+    enum Mode {
+        FULL, EARLY_EXIT;
+
+        static Mode parse(String s) {
+            return switch (s) {
+                case "full" -> FULL;
+                case "early-exit" -> EARLY_EXIT;
+                default -> throw new IllegalArgumentException("unknown mode '" + s + "' (full or early-exit)");
+            };
+        }
+    }
+
+    static EarlyExitDecoder.KvFill parseKvFill(String s) {
+        return switch (s) {
+            case "exact" -> EarlyExitDecoder.KvFill.EXACT;
+            case "copy" -> EarlyExitDecoder.KvFill.COPY_HIDDEN;
+            default -> throw new IllegalArgumentException("unknown KV fill '" + s + "' (exact or copy)");
+        };
+    }
+
+    static final class KvFillConverter implements picocli.CommandLine.ITypeConverter<EarlyExitDecoder.KvFill> {
+        @Override
+        public EarlyExitDecoder.KvFill convert(String value) {
+            return parseKvFill(value);
+        }
+    }
+
+    static final class ModeConverter implements picocli.CommandLine.ITypeConverter<Mode> {
+        @Override
+        public Mode convert(String value) {
+            return Mode.parse(value);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package dev.earlyexit.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.earlyexit.testutil.TestModels;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The early-exit commands' contract: calibrate, generate --mode early-exit, score, and their errors. */
+class EarlyExitCliTest {
+    @TempDir
+    static Path dir;
+    static Path calibration;
+    static JsonNode calibrateJson;
+
+    private static String model() {
+        return TestModels.stories15M().toString();
+    }
+
+    @BeforeAll
+    static void calibrate() throws Exception {
+        calibration = dir.resolve("cal.json");
+        CliTest.Result r = CliTest.run("", "calibrate", "--model", model(), "--samples", "1", "--tokens", "24",
+                "--held-out-samples", "1", "--metric", "max-prob", "--out", calibration.toString(), "--threads", "1",
+                "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        calibrateJson = r.json();
+    }
+
+    @Test
+    void calibrateWritesCurvesBesideItsReport() {
+        JsonNode j = calibrateJson;
+        assertThat(Files.isRegularFile(calibration)).isTrue();
+        assertThat(j.get("calibration").asText()).isEqualTo(calibration.toString());
+        assertThat(j.get("heads").asText()).isEqualTo("copied-final");
+        assertThat(j.get("layers").toString()).isEqualTo("[1,2,3,4,5]");
+        assertThat(j.get("tokens").asInt()).isGreaterThan(50);
+        assertThat(j.get("seconds").asDouble()).isPositive();
+        JsonNode heads = j.get("metrics").get("max-prob");
+        assertThat(heads).hasSize(5);
+        assertThat(heads.get(4).get("coverage").has("0.9")).isTrue();
+        JsonNode held = j.get("held_out").get("max-prob");
+        assertThat(held.get("heads")).hasSize(5 * 4);
+        assertThat(held.get("cascade")).hasSize(4);
+        assertThat(held.has("passed")).isTrue();
+    }
+
+    @Test
+    void earlyExitGenerationReportsAnExitLayerPerToken() {
+        CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
+                "--max-tokens", "16", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",
+                calibration.toString(), "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = jsonOf(r);
+        int n = j.get("ids").size();
+        assertThat(n).isEqualTo(16);
+        assertThat(j.get("exit_layers")).hasSize(n);
+        int sum = 0;
+        for (JsonNode e : j.get("exit_layers")) {
+            assertThat(e.asInt()).isBetween(1, 6);
+        }
+        var it = j.get("exits_per_layer").fields();
+        while (it.hasNext()) {
+            var e = it.next();
+            int layer = Integer.parseInt(e.getKey());
+            long count = 0;
+            for (JsonNode x : j.get("exit_layers")) {
+                if (x.asInt() == layer) {
+                    count++;
+                }
+            }
+            assertThat(e.getValue().asInt()).as("exits at layer %d", layer).isEqualTo((int) count);
+            sum += e.getValue().asInt();
+        }
+        assertThat(sum).isEqualTo(n);
+        assertThat(j.get("exit_layers").get(0).asInt()).isEqualTo(6);
+        assertThat(j.get("tokens_per_s").asDouble()).isPositive();
+        assertThat(j.get("full_tokens_per_s").asDouble()).isPositive();
+        assertThat(j.has("speedup")).isTrue();
+        assertThat(j.get("mean_layers").asDouble()).isBetween(1.0, 6.0);
+        assertThat(j.get("text").asText()).isNotBlank();
+        assertThat(j.get("mode").asText()).isEqualTo("early-exit");
+
+        CliTest.Result plain = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
+                "--max-tokens", "8", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",
+                calibration.toString(), "--no-compare-full", "--threads", "1");
+        assertThat(plain.code()).as(plain.err()).isZero();
+        assertThat(plain.out()).startsWith("Once upon a time").doesNotContain("\u001b[");
+        assertThat(plain.err()).contains("mean").contains("layers per token");
+
+        // Asking only the head at layer 5: no token exits anywhere else.
+        CliTest.Result only5 = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
+                "--max-tokens", "12", "--mode", "early-exit", "--epsilon", "0.5", "--consult", "5", "--calibration",
+                calibration.toString(), "--no-compare-full", "--threads", "1", "--json");
+        assertThat(only5.code()).as(only5.err()).isZero();
+        assertThat(jsonOf(only5).get("consulted_layers").toString()).isEqualTo("[5]");
+        for (JsonNode e : jsonOf(only5).get("exit_layers")) {
+            assertThat(e.asInt()).isIn(5, 6);
+        }
+    }
+
+    @Test
+    void scoreReportsAgreementPerplexityAndMeanLayers() throws Exception {
+        Path text = dir.resolve("text.txt");
+        Files.writeString(text, "Once upon a time, there was a little girl named Lily. She loved to play outside.");
+        CliTest.Result full = CliTest.run("", "score", "--model", model(), "--text-file", text.toString(), "--threads", "1", "--json");
+        assertThat(full.code()).as(full.err()).isZero();
+        JsonNode f = jsonOf(full);
+        assertThat(f.get("agreement").asDouble()).isEqualTo(1.0);
+        assertThat(f.get("mean_layers").asDouble()).isEqualTo(6.0);
+        assertThat(f.get("perplexity").asDouble()).isBetween(1.0, 50.0);
+
+        CliTest.Result ee = CliTest.run("", "score", "--model", model(), "--text-file", text.toString(), "--mode",
+                "early-exit", "--epsilon", "0.5", "--calibration", calibration.toString(), "--threads", "1", "--json");
+        assertThat(ee.code()).as(ee.err()).isZero();
+        JsonNode e = jsonOf(ee);
+        assertThat(e.get("agreement").asDouble()).isBetween(0.0, 1.0);
+        assertThat(e.get("perplexity").asDouble()).isGreaterThanOrEqualTo(1.0);
+        assertThat(e.get("mean_layers").asDouble()).isBetween(1.0, 6.0);
+        assertThat(e.get("tokens").asInt()).isEqualTo(f.get("tokens").asInt());
+        assertThat(e.get("full_perplexity").asDouble()).isEqualTo(f.get("perplexity").asDouble());
+    }
+
+    @Test
+    void badEpsilonMissingOrForeignCalibrationAndMissingHeadsGiveOneClearLine() throws Exception {
+        String cal = calibration.toString();
+        for (String eps : new String[] {"0", "1.5", "-0.1"}) {
+            CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "early-exit",
+                    "--epsilon", eps, "--calibration", cal);
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err()).startsWith("earlyexit: error: epsilon must be in (0, 1]");
+            assertThat(r.err().strip().lines()).hasSize(1);
+        }
+        CliTest.Result missing = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode",
+                "early-exit", "--calibration", dir.resolve("none.json").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("no calibration").contains("calibrate").doesNotContain("\tat ");
+
+        Path foreign = dir.resolve("foreign.json");
+        Files.writeString(foreign, Files.readString(calibration).replaceFirst("\"sha256:[0-9a-f]+\"",
+                "\"sha256:" + "0".repeat(64) + "\""));
+        CliTest.Result other = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "early-exit",
+                "--calibration", foreign.toString());
+        assertThat(other.code()).isEqualTo(1);
+        assertThat(other.err()).contains("made for another model");
+
+        CliTest.Result otherHeads = CliTest.run("", "score", "--model", model(), "--text-file", cal, "--mode",
+                "early-exit", "--heads", "copy:2,4", "--calibration", cal);
+        assertThat(otherHeads.code()).isEqualTo(1);
+        assertThat(otherHeads.err()).contains("made for other exit heads");
+
+        CliTest.Result noHeads = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode",
+                "early-exit", "--heads", dir.resolve("heads.safetensors").toString());
+        assertThat(noHeads.code()).isEqualTo(1);
+        assertThat(noHeads.err()).contains("exit heads not found");
+
+        CliTest.Result metric = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode",
+                "early-exit", "--metric", "vibes", "--calibration", cal);
+        assertThat(metric.code()).isEqualTo(1);
+        assertThat(metric.err()).contains("unknown confidence metric 'vibes'");
+
+        CliTest.Result consult = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode",
+                "early-exit", "--consult", "6", "--calibration", cal);
+        assertThat(consult.code()).isEqualTo(1);
+        assertThat(consult.err()).contains("no head at layer 6");
+
+        CliTest.Result mode = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "fast");
+        assertThat(mode.code()).isEqualTo(2);
+        assertThat(mode.err()).contains("unknown mode 'fast'");
+
+        CliTest.Result badLayer = CliTest.run("", "calibrate", "--model", model(), "--heads", "copy:6");
+        assertThat(badLayer.code()).isEqualTo(1);
+        assertThat(badLayer.err()).contains("must be in [1, 5]");
+    }
+
+    private static JsonNode jsonOf(CliTest.Result r) {
+        try {
+            return r.json();
+        } catch (Exception e) {
+            throw new AssertionError("not JSON: " + r.out() + " / " + r.err(), e);
+        }
+    }
+}

@@ -68,6 +68,32 @@ class NoAllocationTest {
         }
     }
 
+    @Test
+    void earlyExitDecodingAllocatesNothingPerToken() throws Exception {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        var m = Llama2cCheckpoint.load(TestModels.stories15M(), DType.F32);
+        try (ThreadPool pool = new ThreadPool(1)) {
+            Transformer tf = new Transformer(m.config(), m.weights(), pool);
+            var heads = dev.earlyexit.exits.ExitHeadProvider.copiedEveryLayer().heads(m.config(), m.weights());
+            EarlyExitDecoder d = new EarlyExitDecoder(tf, heads, EarlyExitDecoderTest.MIXED,
+                    dev.earlyexit.calibration.ConfidenceMetrics.MAX_PROB);
+            int[] prompt = EarlyExitDecoderTest.PROMPT;
+            long id = Thread.currentThread().getId();
+            // A 60-token run may cost more than a 10-token run only by its result arrays (a few bytes
+            // per token), never by per-token scratch; repeated until the JIT has compiled the loop.
+            long extra = Long.MAX_VALUE;
+            for (int w = 0; w < MAX_WINDOWS && extra >= 50 * 64; w++) {
+                long a = threads.getThreadAllocatedBytes(id);
+                d.generate(prompt, 10, SamplingOptions.GREEDY, null, false);
+                long b = threads.getThreadAllocatedBytes(id);
+                d.generate(prompt, 60, SamplingOptions.GREEDY, null, false);
+                long c2 = threads.getThreadAllocatedBytes(id);
+                extra = (c2 - b) - (b - a);
+            }
+            assertThat(extra).as("bytes a 60-token early-exit run allocates beyond a 10-token one").isLessThan(50 * 64);
+        }
+    }
+
     private static void step(Transformer tf, KVCache cache, int[] token, int pos, float[] x, float[] logits, Sampler s) {
         tf.embed(token, 0, 1, pos, x);
         tf.forward(x, 1, 0, tf.config().layers(), cache);

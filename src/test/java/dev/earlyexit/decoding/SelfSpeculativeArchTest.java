@@ -82,6 +82,33 @@ class SelfSpeculativeArchTest {
         assertThat(accepted).isPositive().isLessThan(drafted);
     }
 
+    @org.junit.jupiter.api.Test
+    void sweepsCoverEverySetting() throws Exception {
+        Path dir = TestModels.resource("reference/arch/llama_gqa");
+        HfCheckpoint.Loaded m = HfCheckpoint.load(dir, DType.F32);
+        ModelConfig c = m.config();
+        Transformer tf = new Transformer(c, m.weights(), pool);
+        List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1),
+                new FinalNormClassifierTestHead(c, m.weights(), 2));
+        List<int[]> prompts = prompts(dir, c);
+        List<SpeculativeSweep.Row> baseline = SpeculativeSweep.layerSkip(tf, heads, new int[] {1, 2, 4}, prompts, 24);
+        assertThat(baseline).hasSize(6).allSatisfy(r -> {
+            assertThat(r.tokens()).isEqualTo(3 * 23);
+            assertThat(r.drafted()).isPositive();
+            assertThat(r.verifications()).isPositive();
+        });
+        assertThat(baseline).extracting(SpeculativeSweep.Row::exitLayer).containsExactly(1, 1, 1, 2, 2, 2);
+        assertThat(baseline).contains(SpeculativeSweep.fastest(baseline), SpeculativeSweep.mostAcceptedPerVerification(baseline));
+        var criteria = new java.util.LinkedHashMap<String, ExitCriterion>();
+        criteria.put("max p 0.02", ExitCriterion.maxProbability(0.02f));
+        criteria.put("max p 0.05", ExitCriterion.maxProbability(0.05f));
+        List<SpeculativeSweep.Row> dssd = SpeculativeSweep.dssd(tf, heads, criteria, new int[] {2, 6}, prompts, 24);
+        assertThat(dssd).extracting(SpeculativeSweep.Row::setting).containsExactly(
+                "max p 0.02, max draft 2", "max p 0.02, max draft 6", "max p 0.05, max draft 2", "max p 0.05, max draft 6");
+        baseline.forEach(System.out::println);
+        dssd.forEach(System.out::println);
+    }
+
     /** The reference greedy prompt and two generated ones. */
     static List<int[]> prompts(Path dir, ModelConfig c) throws Exception {
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());

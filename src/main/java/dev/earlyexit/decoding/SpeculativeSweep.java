@@ -25,10 +25,13 @@ public final class SpeculativeSweep {
      * @param exitLayer  the baseline's exit layer, or -1 for DSSD
      * @param maxDraft   draft length (baseline) or maximum draft length (DSSD)
      * @param tokens     tokens chosen after the prefills
-     * @param decodeMs   time those took
+     * @param decodeMs   time those took, of which draftMs drafting and verifyMs verifying
+     * @param headCalls  exit-head evaluations
+     * @param tokenLayers (token, layer) pairs run, rejected drafts included (full model: tokens x layers)
      */
     public record Row(String mode, String setting, int exitLayer, int maxDraft, long tokens, double decodeMs,
-                      long drafted, long accepted, long verifications) {
+                      long drafted, long accepted, long verifications, double draftMs, double verifyMs,
+                      long headCalls, long tokenLayers) {
 
         public double tokensPerSecond() {
             return decodeMs <= 0 ? 0.0 : tokens / (decodeMs / 1000.0);
@@ -44,8 +47,10 @@ public final class SpeculativeSweep {
 
         @Override
         public String toString() {
-            return String.format("%-9s %-24s tokens/s %8.1f  drafted %6d  accepted %6d  acceptance %.3f  accepted/verification %.2f",
-                    mode, setting, tokensPerSecond(), drafted, accepted, acceptanceRate(), meanAcceptedPerVerification());
+            return String.format("%-9s %-24s tokens/s %8.1f  drafted %6d  accepted %6d  acceptance %.3f  "
+                            + "accepted/verification %.2f  draft %.0f ms  verify %.0f ms  head calls %d  token-layers %d",
+                    mode, setting, tokensPerSecond(), drafted, accepted, acceptanceRate(), meanAcceptedPerVerification(),
+                    draftMs, verifyMs, headCalls, tokenLayers);
         }
     }
 
@@ -57,6 +62,10 @@ public final class SpeculativeSweep {
         long drafted = 0;
         long accepted = 0;
         long verifications = 0;
+        double draftMs = 0;
+        double verifyMs = 0;
+        long headCalls = 0;
+        long tokenLayers = 0;
         for (int[] prompt : prompts) {
             SpeculativeResult r = decoder.generate(prompt, maxTokens, SamplingOptions.GREEDY, null, false);
             tokens += r.generation().decodeSteps();
@@ -64,8 +73,13 @@ public final class SpeculativeSweep {
             drafted += r.drafted();
             accepted += r.accepted();
             verifications += r.verifications();
+            draftMs += r.draftMs();
+            verifyMs += r.verifyMs();
+            headCalls += r.headCalls();
+            tokenLayers += r.tokenLayers();
         }
-        return new Row(decoder.mode(), setting, exitLayer, decoder.maxDraft(), tokens, ms, drafted, accepted, verifications);
+        return new Row(decoder.mode(), setting, exitLayer, decoder.maxDraft(), tokens, ms, drafted, accepted, verifications,
+                draftMs, verifyMs, headCalls, tokenLayers);
     }
 
     /** The baseline at every head's layer and every draft length. */

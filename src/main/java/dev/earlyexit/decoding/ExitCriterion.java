@@ -32,6 +32,24 @@ public interface ExitCriterion {
         return new MaxProbability(thresholds.clone());
     }
 
+    /** A confidence score of a head's distribution; a calibration metric fits as {@code metric::confidence}. */
+    @FunctionalInterface
+    interface Confidence {
+        double of(float[] probs, int n);
+    }
+
+    /**
+     * Exits at head k when confidence(probs) >= thresholds[k] (calibrated thresholds for one ε); NaN or
+     * +∞ never exits there (better: leave such heads out of the decoder, which saves their calls).
+     */
+    static ExitCriterion atLeast(Confidence confidence, double[] thresholds) {
+        double[] taus = thresholds.clone();
+        return (headIndex, headProbs, n) -> {
+            double tau = taus[headIndex];
+            return tau < Double.POSITIVE_INFINITY && confidence.of(headProbs, n) >= tau;
+        };
+    }
+
     /** The simple confidence rule: max_i p_i >= τ_k. */
     final class MaxProbability implements ExitCriterion {
         private final float[] thresholds;

@@ -133,6 +133,23 @@ class SelfSpeculativeDecoderTest {
     }
 
     @Test
+    void criteriaDecideOnTheHeadsDistribution() {
+        float[] probs = {0.1f, 0.6f, 0.3f};
+        assertThat(ExitCriterion.maxProbability(0.6f).exits(0, probs, 3)).isTrue();
+        assertThat(ExitCriterion.maxProbability(0.61f).exits(0, probs, 3)).isFalse();
+        assertThat(ExitCriterion.maxProbability(0.6f).exits(0, probs, 1)).isFalse(); // only [0, n) counts
+        ExitCriterion perHead = ExitCriterion.maxProbability(new float[] {0.9f, 0.5f});
+        assertThat(perHead.exits(0, probs, 3)).isFalse();
+        assertThat(perHead.exits(1, probs, 3)).isTrue();
+        ExitCriterion.Confidence maxProb = (p, n) -> Math.max(Math.max(p[0], p[1]), p[2]);
+        ExitCriterion calibrated = ExitCriterion.atLeast(maxProb, new double[] {Double.POSITIVE_INFINITY, 0.5, Double.NaN});
+        assertThat(calibrated.exits(0, probs, 3)).isFalse();
+        assertThat(calibrated.exits(1, probs, 3)).isTrue();
+        assertThat(calibrated.exits(2, probs, 3)).isFalse();
+        assertThat(ExitCriterion.always().exits(0, probs, 3)).isTrue();
+    }
+
+    @Test
     void headsMustBeAscendingAndBeforeTheLastLayer() {
         var w = heads.get(0);
         assertThatThrownBy(() -> new SelfSpeculativeDecoder(tf, List.of(heads.get(1), w), ExitCriterion.always(), 4))

@@ -82,6 +82,43 @@ class SelfSpeculativeArchTest {
         assertThat(accepted).isPositive().isLessThan(drafted);
     }
 
+    /** Generations that end on the stop token, found among seeded random prompts: same ids, reason and cache. */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt_neox", "phi", "llama_gqa"})
+    void stopTokensEndGenerationAsForTheFullModel(String name) throws Exception {
+        Path dir = TestModels.resource("reference/arch/" + name);
+        HfCheckpoint.Loaded m = HfCheckpoint.load(dir, DType.F32);
+        ModelConfig c = m.config();
+        Transformer tf = new Transformer(c, m.weights(), pool);
+        List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1),
+                new FinalNormClassifierTestHead(c, m.weights(), 2));
+        Generator full = new Generator(tf);
+        SplittableRandom random = new SplittableRandom(7);
+        int found = 0;
+        for (int tries = 0; tries < 300 && found < 3; tries++) {
+            int[] prompt = new int[4];
+            for (int i = 0; i < prompt.length; i++) {
+                prompt[i] = random.nextInt(c.vocabSize());
+            }
+            GenerationResult want = full.generate(prompt, 40, SamplingOptions.GREEDY, null);
+            if (want.stopReason() != GenerationResult.StopReason.STOP_TOKEN) {
+                continue;
+            }
+            found++;
+            for (SelfSpeculativeDecoder d : List.of(
+                    new SelfSpeculativeDecoder(tf, heads, ExitCriterion.maxProbability(0.02f), 4),
+                    new SelfSpeculativeDecoder(tf, heads, ExitCriterion.always(), 2),
+                    SelfSpeculativeDecoder.layerSkip(tf, heads.get(1), 5))) {
+                SpeculativeResult r = d.generate(prompt, 40, SamplingOptions.GREEDY, null);
+                assertThat(r.ids()).containsExactly(want.ids());
+                assertThat(r.generation().stopReason()).isEqualTo(GenerationResult.StopReason.STOP_TOKEN);
+                assertThat(r.exitLayers()).hasSameSizeAs(want.ids());
+                SelfSpeculativeDecoderTest.assertCachesEqual(d.cache(), full.cache(), full.cache().length(0));
+            }
+        }
+        assertThat(found).as("prompts whose greedy output ends on a stop token").isPositive();
+    }
+
     @org.junit.jupiter.api.Test
     void sweepsCoverEverySetting() throws Exception {
         Path dir = TestModels.resource("reference/arch/llama_gqa");

@@ -76,6 +76,19 @@ class SelfSpeculativeArchTest {
                 assertThat(r.ids()).as(name + " layerskip at " + head.layer()).containsExactly(want.ids());
                 SelfSpeculativeDecoderTest.assertCachesEqual(d.cache(), full.cache(), length);
             }
+            // Reduced-vocabulary heads (even ids only, reversed): drafts map through tokenId.
+            int[] even = SpeculativeSamplingTest.evenIdsReversed(c.vocabSize());
+            List<ExitHead> reduced = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1, even),
+                    new FinalNormClassifierTestHead(c, m.weights(), 2, even));
+            SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, reduced, ExitCriterion.maxProbability(0.03f), 3);
+            SpeculativeResult r = d.generate(prompt, 72, SamplingOptions.GREEDY, null);
+            assertThat(r.ids()).as(name + " reduced-vocabulary heads").containsExactly(want.ids());
+            SelfSpeculativeDecoderTest.assertCachesEqual(d.cache(), full.cache(), length);
+            for (int i = 0; i < r.ids().length; i++) {
+                if (r.exitLayers()[i] < c.layers()) {
+                    assertThat(r.ids()[i] % 2).as("a drafted token comes from the heads' even ids").isZero();
+                }
+            }
         }
         System.out.printf("%s: drafted %d, accepted %d%n", name, drafted, accepted);
         assertThat(drafted).isPositive();

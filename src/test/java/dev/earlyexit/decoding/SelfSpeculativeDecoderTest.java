@@ -106,6 +106,9 @@ class SelfSpeculativeDecoderTest {
         int[] prompt = prompts.get(1);
         SpeculativeResult r = d.generate(prompt, 40, SamplingOptions.GREEDY, null, false);
         assertThat(r.accepted()).isLessThan(r.drafted());
+        assertThat(r.toJson()).containsKeys("ids", "tokens_per_s", "drafted", "accepted", "exit_layers", "acceptance_rate",
+                "mean_accepted_per_verification", "exits_per_head");
+        assertThat((int[]) r.toJson().get("exit_layers")).hasSize(40);
         int[] all = new int[prompt.length + r.ids().length - 1]; // the last output token is not run yet
         System.arraycopy(prompt, 0, all, 0, prompt.length);
         System.arraycopy(r.ids(), 0, all, prompt.length, r.ids().length - 1);

@@ -33,19 +33,24 @@ class SpeculativeSamplingTest {
     static final int TOKENS = 4;
     static final int TOP_K = 2;
 
-    /** Thresholds per head (layers 1 and 2): 2 never exits there, 0 always does. */
-    @ParameterizedTest(name = "{0}, thresholds {1} {2}, max draft {3}, temperature {4}")
-    @CsvSource({"llama_gqa, 0.02, 0, 3, 1.0", "qwen2, 2, 0, 2, 1.0", "gpt2, 0.03, 0.02, 3, 0.8"})
+    /**
+     * Thresholds per head (layers 1 and 2): 2 never exits there, 0 always does. With "even", the heads
+     * only know the even token ids (in reverse order), so the residual must supply the odd ones.
+     */
+    @ParameterizedTest(name = "{0}, thresholds {1} {2}, max draft {3}, temperature {4}, vocabulary {5}")
+    @CsvSource({"llama_gqa, 0.02, 0, 3, 1.0, full", "qwen2, 2, 0, 2, 1.0, full", "gpt2, 0.03, 0.02, 3, 0.8, full",
+            "llama_gqa, 2, 0, 3, 1.0, even"})
     void firstTokensFollowTheFullModelsDistribution(String name, float threshold1, float threshold2, int maxDraft,
-                                                    float temperature) throws Exception {
+                                                    float temperature, String vocabulary) throws Exception {
         Path dir = TestModels.resource("reference/arch/" + name);
         HfCheckpoint.Loaded m = HfCheckpoint.load(dir, DType.F32);
         ModelConfig c = m.config();
         int[] prompt = SelfSpeculativeArchTest.prompts(dir, c).get(0);
         try (ThreadPool pool = new ThreadPool(1)) {
             Transformer tf = new Transformer(c, m.weights(), pool);
-            List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1),
-                    new FinalNormClassifierTestHead(c, m.weights(), 2));
+            int[] subset = vocabulary.equals("even") ? evenIdsReversed(c.vocabSize()) : null;
+            List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1, subset),
+                    new FinalNormClassifierTestHead(c, m.weights(), 2, subset));
             SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, ExitCriterion.maxProbability(new float[] {threshold1, threshold2}), maxDraft);
 
             Map<List<Integer>, Double> exact = new HashMap<>();
@@ -92,6 +97,14 @@ class SpeculativeSamplingTest {
             assertThat(accepted).as("accepted drafts").isGreaterThan(RUNS / 10);
             assertThat(chi2).isLessThan(bound);
         }
+    }
+
+    static int[] evenIdsReversed(int vocab) {
+        int[] ids = new int[(vocab + 1) / 2];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = 2 * (ids.length - 1 - i);
+        }
+        return ids;
     }
 
     /**

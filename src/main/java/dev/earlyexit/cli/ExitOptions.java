@@ -139,14 +139,22 @@ final class ExitOptions {
 
     /** --mode values. */
     enum Mode {
-        FULL, EARLY_EXIT;
+        FULL, EARLY_EXIT, DSSD, LAYERSKIP;
 
         static Mode parse(String s) {
             return switch (s) {
                 case "full" -> FULL;
                 case "early-exit" -> EARLY_EXIT;
-                default -> throw new IllegalArgumentException("unknown mode '" + s + "' (full or early-exit)");
+                case "dssd" -> DSSD;
+                case "layerskip" -> LAYERSKIP;
+                default -> throw new IllegalArgumentException("unknown mode '" + s
+                        + "' (full, early-exit, dssd or layerskip)");
             };
+        }
+
+        /** Modes whose heads must be calibrated (ε picks the thresholds). */
+        boolean calibrated() {
+            return this == EARLY_EXIT || this == DSSD;
         }
     }
 

@@ -6,7 +6,11 @@ import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.EarlyExitResult;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.ExitCriterion;
 import dev.earlyexit.decoding.SamplingOptions;
+import dev.earlyexit.decoding.SelfSpeculativeDecoder;
+import dev.earlyexit.decoding.SpeculativeResult;
+import dev.earlyexit.exits.ExitHead;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -18,7 +22,10 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -57,7 +64,9 @@ final class GenerateCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--mode", defaultValue = "full", converter = ExitOptions.ModeConverter.class, paramLabel = "MODE",
-            description = "full (every layer for every token; the default) or early-exit (calibrated exit heads).")
+            description = "full (every layer for every token; the default), early-exit (calibrated exit heads; lossy, "
+                    + "controlled by --epsilon), dssd (heads draft, the full model verifies: the full model's output) "
+                    + "or layerskip (the baseline: one fixed exit layer and draft length).")
     ExitOptions.Mode mode;
 
     @Option(names = "--epsilon", defaultValue = "0.9", paramLabel = "E",
@@ -75,6 +84,17 @@ final class GenerateCommand implements Callable<Integer> {
                     + "the default) or copy (CALM's approximation from the exit hidden state).")
     EarlyExitDecoder.KvFill kvFill;
 
+    @Option(names = "--max-draft", defaultValue = "4", paramLabel = "N",
+            description = "dssd: most tokens drafted before the full model verifies (default: ${DEFAULT-VALUE}).")
+    int maxDraft;
+
+    @Option(names = "--exit-layer", paramLabel = "L", description = "layerskip: the layer whose head drafts every token.")
+    Integer exitLayer;
+
+    @Option(names = "--draft-length", defaultValue = "3", paramLabel = "N",
+            description = "layerskip: tokens drafted per verification (default: ${DEFAULT-VALUE}).")
+    int draftLength;
+
     @Mixin
     ExitOptions exitOptions;
 
@@ -87,9 +107,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 1) {
             throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
         }
-        if (mode == ExitOptions.Mode.EARLY_EXIT) {
+        if (mode.calibrated()) {
             Calibration.checkEpsilon(epsilon);
             exitOptions.metric();
+        }
+        if (mode == ExitOptions.Mode.DSSD && maxDraft < 1) {
+            throw new IllegalArgumentException("--max-draft must be >= 1, got " + maxDraft);
+        }
+        if (mode == ExitOptions.Mode.LAYERSKIP && (exitLayer == null || draftLength < 1)) {
+            throw new IllegalArgumentException("--mode layerskip needs --exit-layer L and --draft-length >= 1");
         }
         LoadedModel model = modelOptions.load();
         int[] ids = promptIds != null ? promptIds : encodePrompt(model, prompt);
@@ -98,39 +124,99 @@ final class GenerateCommand implements Callable<Integer> {
         if (mode == ExitOptions.Mode.EARLY_EXIT) {
             return earlyExit(model, ids, sampling, out);
         }
+        if (mode == ExitOptions.Mode.DSSD || mode == ExitOptions.Mode.LAYERSKIP) {
+            return speculative(model, ids, sampling, out);
+        }
         try (ThreadPool pool = modelOptions.pool()) {
             Generator generator = new Generator(new Transformer(model.config(), model.weights(), pool));
-            Tokenizer tok = model.tokenizerOrNull();
-            Generator.TokenListener listener = null;
-            Tokenizer.StreamDecoder stream = null;
-            if (!json && tok != null) {
-                stream = tok.streamDecoder();
-                // Prime the decoder with the prompt so the first new token decodes as a continuation
-                // (SentencePiece drops the leading space only at the very start of a text).
-                StringBuilder echo = new StringBuilder();
-                for (int id : ids) {
-                    echo.append(stream.push(id));
+            GenerationResult r = generator.generate(ids, maxTokens, sampling, streaming(model, ids, out));
+            report(model, ids, r, out, Map.of());
+        }
+        return 0;
+    }
+
+    /** dssd and layerskip: heads draft, the full model verifies; the output is the full model's. */
+    private int speculative(LoadedModel model, int[] ids, SamplingOptions sampling, PrintStream out) throws Exception {
+        HeadSet heads = exitOptions.headSet(model);
+        try (ThreadPool pool = modelOptions.pool()) {
+            Transformer tf = new Transformer(model.config(), model.weights(), pool);
+            SelfSpeculativeDecoder decoder;
+            if (mode == ExitOptions.Mode.LAYERSKIP) {
+                int k = Arrays.stream(heads.layers()).boxed().toList().indexOf(exitLayer);
+                if (k < 0) {
+                    throw new IllegalArgumentException("--exit-layer " + exitLayer + ": there is no head at that layer"
+                            + " (heads at " + Arrays.toString(heads.layers()) + ")");
                 }
-                out.print(prompt != null ? prompt : echo);
-                Tokenizer.StreamDecoder s = stream;
-                listener = id -> out.print(s.push(id));
-            } else if (!json) {
-                listener = id -> out.print(id + " ");
-            }
-            GenerationResult r = generator.generate(ids, maxTokens, sampling, listener);
-            if (json) {
-                out.println(Json.write(toJson(r, tok)));
+                decoder = SelfSpeculativeDecoder.layerSkip(tf, heads.head(k), draftLength);
             } else {
-                if (stream != null) {
-                    out.print(stream.flush());
+                ConfidenceMetric metric = exitOptions.metric();
+                Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
+                double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
+                // Heads that can never pass at this ε are left out: asking them would only cost time.
+                List<ExitHead> drafting = new ArrayList<>();
+                List<Double> taus = new ArrayList<>();
+                for (int k = 0; k < heads.size(); k++) {
+                    if (tau[k] < Double.POSITIVE_INFINITY) {
+                        drafting.add(heads.head(k));
+                        taus.add(tau[k]);
+                    }
                 }
-                out.println();
-                System.err.printf("%d prompt tokens, %d generated (%s), prefill %.1f ms, decode %.1f tokens/s%n",
-                        ids.length, r.ids().length, r.stopReason().name().toLowerCase(), r.prefillMs(),
-                        r.decodeTokensPerSecond());
+                if (drafting.isEmpty()) {
+                    // No head is trusted at this ε: every token comes from the full model.
+                    GenerationResult r = new Generator(tf).generate(ids, maxTokens, sampling, streaming(model, ids, out));
+                    report(model, ids, r, out, Map.of("mode", "dssd", "drafted", 0, "accepted", 0));
+                    return 0;
+                }
+                decoder = new SelfSpeculativeDecoder(tf, drafting,
+                        ExitCriterion.atLeast(metric::confidence, taus.stream().mapToDouble(Double::doubleValue).toArray()),
+                        maxDraft);
+            }
+            SpeculativeResult r = decoder.generate(ids, maxTokens, sampling, streaming(model, ids, out));
+            Map<String, Object> extra = new LinkedHashMap<>(r.toJson());
+            report(model, ids, r.generation(), out, extra);
+            if (!json) {
+                System.err.printf("%s: drafted %d, accepted %d (%.0f%%), %.2f accepted per verification%n", r.mode(),
+                        r.drafted(), r.accepted(), 100 * r.acceptanceRate(), r.meanAcceptedPerVerification());
             }
         }
         return 0;
+    }
+
+    private Tokenizer.StreamDecoder stream;
+
+    /** The listener that streams text (or ids) to the terminal; null with --json. */
+    private Generator.TokenListener streaming(LoadedModel model, int[] ids, PrintStream out) {
+        Tokenizer tok = model.tokenizerOrNull();
+        if (json) {
+            return null;
+        }
+        if (tok == null) {
+            return id -> out.print(id + " ");
+        }
+        stream = tok.streamDecoder();
+        StringBuilder echo = new StringBuilder();
+        for (int id : ids) {
+            echo.append(stream.push(id));
+        }
+        out.print(prompt != null ? prompt : echo);
+        Tokenizer.StreamDecoder s = stream;
+        return id -> out.print(s.push(id));
+    }
+
+    /** --json: the generation's fields plus the mode's; else the end of the stream and a summary line. */
+    private void report(LoadedModel model, int[] ids, GenerationResult r, PrintStream out, Map<String, Object> extra) {
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>(extra);
+            m.putAll(toJson(r, model.tokenizerOrNull()));
+            out.println(Json.write(m));
+            return;
+        }
+        if (stream != null) {
+            out.print(stream.flush());
+        }
+        out.println();
+        System.err.printf("%d prompt tokens, %d generated (%s), prefill %.1f ms, decode %.1f tokens/s%n",
+                ids.length, r.ids().length, r.stopReason().name().toLowerCase(), r.prefillMs(), r.decodeTokensPerSecond());
     }
 
     private int earlyExit(LoadedModel model, int[] ids, SamplingOptions sampling, PrintStream out) throws Exception {

@@ -51,6 +51,38 @@ class EarlyExitCliTest {
     }
 
     @Test
+    void dssdAndLayerSkipGiveTheFullModelsTokens() throws Exception {
+        CliTest.Result full = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
+                "--max-tokens", "30", "--threads", "1", "--json");
+        assertThat(full.code()).as(full.err()).isZero();
+        CliTest.Result dssd = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
+                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--calibration",
+                calibration.toString(), "--threads", "1", "--json");
+        assertThat(dssd.code()).as(dssd.err()).isZero();
+        JsonNode d = dssd.json();
+        assertThat(d.get("ids")).isEqualTo(full.json().get("ids"));
+        assertThat(d.get("text")).isEqualTo(full.json().get("text"));
+        assertThat(d.get("mode").asText()).isEqualTo("dssd");
+        assertThat(d.get("drafted").asInt()).isGreaterThanOrEqualTo(d.get("accepted").asInt());
+        assertThat(d.get("exit_layers")).hasSize(d.get("ids").size());
+        assertThat(d.get("tokens_per_s").asDouble()).isPositive();
+
+        CliTest.Result skip = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
+                "--max-tokens", "30", "--mode", "layerskip", "--exit-layer", "4", "--draft-length", "2", "--threads",
+                "1", "--json");
+        assertThat(skip.code()).as(skip.err()).isZero();
+        assertThat(skip.json().get("ids")).isEqualTo(full.json().get("ids"));
+        assertThat(skip.json().get("drafted").asInt()).isPositive();
+
+        CliTest.Result noLayer = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "layerskip");
+        assertThat(noLayer.code()).isEqualTo(1);
+        assertThat(noLayer.err()).contains("--exit-layer");
+        CliTest.Result badDraft = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "dssd",
+                "--max-draft", "0");
+        assertThat(badDraft.err()).contains("--max-draft must be >= 1");
+    }
+
+    @Test
     void earlyExitGenerationReportsAnExitLayerPerToken() {
         CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
                 "--max-tokens", "16", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",

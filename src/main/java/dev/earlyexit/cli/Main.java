@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "earlyexit", mixinStandardHelpOptions = true, version = "earlyexit 0.1.0",
         description = "Early-exit inference for pre-trained causal language models, in pure Java.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, BenchCommand.class, FetchCommand.class,
-                ConvertCommand.class, CommandLine.HelpCommand.class})
+                ConvertCommand.class, TrainHeadsCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

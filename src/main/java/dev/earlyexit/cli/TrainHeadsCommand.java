@@ -62,7 +62,10 @@ final class TrainHeadsCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Positions per step (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "0.001", paramLabel = "LR", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", paramLabel = "LR",
+            description = "Peak learning rate (default: 0.001 for --init copy, 0.01 for --init random).")
+    Float lrOption;
+
     float lr;
 
     @Option(names = "--weight-decay", defaultValue = "0.01", paramLabel = "WD", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
@@ -80,7 +83,7 @@ final class TrainHeadsCommand implements Callable<Integer> {
     @Option(names = "--text", paramLabel = "FILE", description = "A text file to add, teacher-forced.")
     Path textFile;
 
-    @Option(names = "--samples", defaultValue = "8", paramLabel = "N", description = "Continuations per training prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--samples", defaultValue = "6", paramLabel = "N", description = "Continuations per training prompt (default: ${DEFAULT-VALUE}).")
     int samples;
 
     @Option(names = "--max-new-tokens", defaultValue = "200", paramLabel = "N", description = "Longest continuation (default: ${DEFAULT-VALUE}).")
@@ -116,6 +119,7 @@ final class TrainHeadsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         HeadKind headKind = HeadKind.parse(kind);
         HeadInit headInit = HeadInit.parse(init);
+        lr = lrOption != null ? lrOption : defaultLr(headInit);
         TrainingOptions training = new TrainingOptions(lambda, steps, batch, lr, weightDecay, Math.min(warmup, steps),
                 0.1f, seed);
         if (samples < 1 || heldOutSamples < 1 || maxNewTokens < 1) {
@@ -259,6 +263,11 @@ final class TrainHeadsCommand implements Callable<Integer> {
         }
         m.put("heads", heads);
         return m;
+    }
+
+    /** A copied head starts near its optimum and needs small steps; a random one needs larger ones. */
+    static float defaultLr(HeadInit init) {
+        return init == HeadInit.COPY ? 1e-3f : 1e-2f;
     }
 
     private static double round(double v) {

@@ -4,9 +4,14 @@ import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.model.KVCache;
+import dev.earlyexit.model.LayerWeights;
+import dev.earlyexit.model.ModelWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.Transformer;
+import dev.earlyexit.tensor.F32Matrix;
 import dev.earlyexit.tensor.Kernels;
+import dev.earlyexit.tensor.Matrix;
+import dev.earlyexit.tensor.ThreadPool;
 import dev.earlyexit.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
@@ -14,6 +19,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Training (or held-out) data for exit heads, made by the frozen model itself: continuations sampled
@@ -83,28 +89,84 @@ public final class HeadDataset {
         this.summary = summary;
     }
 
-    /** Generates the sequences of {@code spec} and captures them at {@code layers} (1-based, ascending). */
+    /**
+     * Generates the sequences of {@code spec} and captures them at {@code layers} (1-based, ascending).
+     * Each continuation has its own seed, so the data do not depend on how generation is spread over
+     * threads: with f32 weights, one generator per thread of the model's pool, each single-threaded (token
+     * by token decoding gains little from splitting one token's matrices, and nothing when cores are shared).
+     */
     public static HeadDataset build(Transformer model, Tokenizer tok, int[] layers, Spec spec, Progress progress) {
         ModelConfig c = model.config();
-        List<int[]> sequences = new ArrayList<>();
-        int generated = 0;
-        int total = spec.prompts().size() * spec.samplesPerPrompt() + spec.texts().size();
-        Generator gen = new Generator(model);
-        int done = 0;
-        for (int pi = 0; pi < spec.prompts().size(); pi++) {
-            int[] prompt = encode(tok, c, spec.prompts().get(pi));
-            for (int s = 0; s < spec.samplesPerPrompt(); s++) {
-                long seed = spec.seed() * 1_000_003L + pi * 1009L + s;
-                SamplingOptions opts = new SamplingOptions(spec.temperature(), 0, 1f, seed);
-                GenerationResult r = gen.generate(prompt, spec.maxNewTokens(), opts, null);
-                int[] seq = Arrays.copyOf(prompt, prompt.length + r.ids().length);
-                System.arraycopy(r.ids(), 0, seq, prompt.length, r.ids().length);
-                sequences.add(seq);
-                generated += r.ids().length;
-                if (progress != null) {
-                    progress.update(++done, total);
-                }
+        List<int[]> prompts = new ArrayList<>();
+        for (String p : spec.prompts()) {
+            prompts.add(encode(tok, c, p));
+        }
+        int jobs = prompts.size() * spec.samplesPerPrompt();
+        int total = jobs + spec.texts().size();
+        int[][] generated = new int[jobs][];
+        AtomicInteger done = new AtomicInteger();
+        Progress sync = progress == null ? null : (d, t) -> {
+            synchronized (done) {
+                progress.update(d, t);
             }
+        };
+        int workers = Math.min(Math.max(1, jobs), model.pool().threads());
+        ModelWeights[] copies = new ModelWeights[workers];
+        for (int w = 0; w < workers; w++) {
+            copies[w] = w == 0 || workers == 1 ? model.weights() : ownMatrices(model.weights());
+            if (copies[w] == null) {
+                workers = 1;
+                break;
+            }
+        }
+        int nWorkers = workers;
+        Thread[] threads = new Thread[nWorkers];
+        Throwable[] failure = new Throwable[1];
+        for (int w = 0; w < nWorkers; w++) {
+            int worker = w;
+            threads[w] = new Thread(() -> {
+                try (ThreadPool one = new ThreadPool(1)) {
+                    Generator gen = new Generator(new Transformer(c, copies[worker], one));
+                    for (int j = worker; j < jobs; j += nWorkers) {
+                        int pi = j / spec.samplesPerPrompt();
+                        int s = j % spec.samplesPerPrompt();
+                        long seed = spec.seed() * 1_000_003L + pi * 1009L + s;
+                        SamplingOptions opts = new SamplingOptions(spec.temperature(), 0, 1f, seed);
+                        int[] prompt = prompts.get(pi);
+                        GenerationResult r = gen.generate(prompt, spec.maxNewTokens(), opts, null);
+                        int[] seq = Arrays.copyOf(prompt, prompt.length + r.ids().length);
+                        System.arraycopy(r.ids(), 0, seq, prompt.length, r.ids().length);
+                        generated[j] = seq;
+                        if (sync != null) {
+                            sync.update(done.incrementAndGet(), total);
+                        }
+                    }
+                } catch (Throwable t) {
+                    synchronized (failure) {
+                        failure[0] = t;
+                    }
+                }
+            }, "earlyexit-datagen-" + w);
+            threads[w].start();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while generating training data", e);
+            }
+        }
+        if (failure[0] != null) {
+            if (failure[0] instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(failure[0]);
+        }
+        List<int[]> sequences = new ArrayList<>(Arrays.asList(generated));
+        int generatedTokens = 0;
+        for (int j = 0; j < jobs; j++) {
+            generatedTokens += generated[j].length - prompts.get(j / spec.samplesPerPrompt()).length;
         }
         int textTokens = 0;
         for (String text : spec.texts()) {
@@ -121,14 +183,45 @@ public final class HeadDataset {
                 sequences.add(seq);
                 textTokens += n;
             }
-            if (progress != null) {
-                progress.update(++done, total);
+            if (sync != null) {
+                sync.update(done.incrementAndGet(), total);
             }
         }
-        Summary summary = new Summary(sequences.size(), spec.prompts().size(), generated, textTokens,
+        Summary summary = new Summary(sequences.size(), spec.prompts().size(), generatedTokens, textTokens,
                 sequences.stream().mapToInt(s -> s.length).sum(), spec.samplesPerPrompt(), spec.maxNewTokens(),
                 spec.temperature(), spec.seed());
         return capture(model, layers, sequences, summary);
+    }
+
+    /**
+     * The same f32 weights behind new Matrix objects (a Matrix may be driven by one thread at a time, the
+     * arrays themselves are only read), or null when some matrix is not f32.
+     */
+    private static ModelWeights ownMatrices(ModelWeights w) {
+        LayerWeights[] layers = new LayerWeights[w.layers().length];
+        for (int l = 0; l < layers.length; l++) {
+            LayerWeights x = w.layers()[l];
+            Matrix qkv = own(x.wqkv());
+            Matrix wo = own(x.wo());
+            Matrix up = own(x.wUp());
+            Matrix down = own(x.wDown());
+            if (qkv == null || wo == null || up == null || down == null) {
+                return null;
+            }
+            layers[l] = new LayerWeights(x.attnNorm(), x.attnNormBias(), qkv, x.bqkv(), wo, x.bo(), x.mlpNorm(),
+                    x.mlpNormBias(), up, x.bUp(), down, x.bDown());
+        }
+        Matrix emb = own(w.tokenEmbedding());
+        Matrix cls = w.classifier() == w.tokenEmbedding() ? emb : own(w.classifier());
+        if (emb == null || cls == null) {
+            return null;
+        }
+        return new ModelWeights(emb, w.positionEmbedding(), layers, w.finalNorm(), w.finalNormBias(), cls,
+                w.classifierBias());
+    }
+
+    private static Matrix own(Matrix m) {
+        return m instanceof F32Matrix f ? new F32Matrix(f.data(), f.rows(), f.cols()) : null;
     }
 
     /** Runs each sequence once as a block and keeps the hidden states at the head layers. */

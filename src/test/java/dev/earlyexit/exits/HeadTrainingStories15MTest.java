@@ -59,26 +59,44 @@ class HeadTrainingStories15MTest {
     }
 
     private HeadTraining.Setup subsetSetup(int steps, HeadInit init) {
+        float lr = init == HeadInit.RANDOM ? 1e-2f : 3e-3f;
         return new HeadTraining.Setup(HeadKind.SUBSET, init, layers, 8, 0.95, 0,
-                new TrainingOptions(0.1f, steps, 32, 3e-3f, 0.01f, 5, 0.1f, 3));
+                new TrainingOptions(0.1f, steps, 32, lr, 0.01f, 5, 0.1f, 3));
     }
 
     @Test
-    void trainedHeadsAgreeFarMoreThanUntrainedOnesAndBetterWithDepth() {
+    void headsTrainedFromRandomAgreeFarMoreThanUntrainedOnes() {
         HeadTraining.Result r = HeadTraining.run(transformer, subsetSetup(60, HeadInit.RANDOM), train, heldOut, null);
         List<HeadMetrics> before = r.before();
         List<HeadMetrics> after = r.after();
         for (int h = 0; h < layers.length; h++) {
-            assertThat(before.get(h).agreement()).as("untrained head %d", layers[h]).isLessThan(0.1);
+            assertThat(before.get(h).agreement()).as("untrained head %d", layers[h]).isLessThan(0.05);
             assertThat(after.get(h).agreement()).as("trained head %d", layers[h])
-                    .isGreaterThan(before.get(h).agreement() + 0.2);
+                    .isGreaterThan(before.get(h).agreement() + 0.15);
+            assertThat(after.get(h).entropy()).as("entropy of head %d", layers[h]).isLessThan(before.get(h).entropy());
+        }
+        double shallow = (after.get(0).agreement() + after.get(1).agreement()) / 2;
+        double deep = (after.get(3).agreement() + after.get(4).agreement()) / 2;
+        assertThat(deep).isGreaterThan(shallow);
+        assertThat(r.history().steps()).isEqualTo(60);
+    }
+
+    @Test
+    void trainedHeadsAgreeMoreTheDeeperTheyAre() {
+        HeadTraining.Result untrained = HeadTraining.run(transformer, subsetSetup(0, HeadInit.RANDOM), train, heldOut, null);
+        HeadTraining.Result r = HeadTraining.run(transformer, subsetSetup(40, HeadInit.COPY), train, heldOut, null);
+        List<HeadMetrics> after = r.after();
+        for (int h = 0; h < layers.length; h++) {
+            assertThat(after.get(h).agreement()).as("trained head %d vs an untrained random one", layers[h])
+                    .isGreaterThan(untrained.after().get(h).agreement() + 0.1);
             if (h > 0) {
-                assertThat(after.get(h).agreement()).as("head %d vs %d", layers[h], layers[h - 1])
+                assertThat(after.get(h).agreement()).as("head %d vs head %d", layers[h], layers[h - 1])
                         .isGreaterThan(after.get(h - 1).agreement() - 0.05);
             }
         }
-        assertThat(after.get(layers.length - 1).agreement()).isGreaterThan(after.get(0).agreement() + 0.15);
-        assertThat(r.history().steps()).isEqualTo(60);
+        assertThat(after.get(4).agreement()).isGreaterThan(after.get(0).agreement() + 0.25);
+        // training moved the shallow copied head, which starts out useless after one layer
+        assertThat(after.get(0).agreement()).isGreaterThan(r.before().get(0).agreement() + 0.05);
     }
 
     @Test

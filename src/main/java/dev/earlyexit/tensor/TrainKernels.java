@@ -98,11 +98,40 @@ public final class TrainKernels {
         public void run(int start, int end, int worker) {
             for (int r = start; r < end; r++) {
                 int wOff = r * cols;
-                for (int b = 0; b < B; b++) {
-                    float s = dZ[b * rows + r];
-                    if (s != 0f) {
-                        Kernels.axpy(s, X, b * cols, dW, wOff, cols);
+                int c = 0;
+                // Four vectors of the row stay in registers while every batch row adds into them.
+                for (; c + 4 * L <= cols; c += 4 * L) {
+                    FloatVector a0 = FloatVector.fromArray(F, dW, wOff + c);
+                    FloatVector a1 = FloatVector.fromArray(F, dW, wOff + c + L);
+                    FloatVector a2 = FloatVector.fromArray(F, dW, wOff + c + 2 * L);
+                    FloatVector a3 = FloatVector.fromArray(F, dW, wOff + c + 3 * L);
+                    for (int b = 0; b < B; b++) {
+                        float s = dZ[b * rows + r];
+                        FloatVector sv = FloatVector.broadcast(F, s);
+                        int xOff = b * cols + c;
+                        a0 = FloatVector.fromArray(F, X, xOff).fma(sv, a0);
+                        a1 = FloatVector.fromArray(F, X, xOff + L).fma(sv, a1);
+                        a2 = FloatVector.fromArray(F, X, xOff + 2 * L).fma(sv, a2);
+                        a3 = FloatVector.fromArray(F, X, xOff + 3 * L).fma(sv, a3);
                     }
+                    a0.intoArray(dW, wOff + c);
+                    a1.intoArray(dW, wOff + c + L);
+                    a2.intoArray(dW, wOff + c + 2 * L);
+                    a3.intoArray(dW, wOff + c + 3 * L);
+                }
+                for (; c + L <= cols; c += L) {
+                    FloatVector a0 = FloatVector.fromArray(F, dW, wOff + c);
+                    for (int b = 0; b < B; b++) {
+                        a0 = FloatVector.fromArray(F, X, b * cols + c).fma(FloatVector.broadcast(F, dZ[b * rows + r]), a0);
+                    }
+                    a0.intoArray(dW, wOff + c);
+                }
+                for (; c < cols; c++) {
+                    float acc = dW[wOff + c];
+                    for (int b = 0; b < B; b++) {
+                        acc = Math.fma(X[b * cols + c], dZ[b * rows + r], acc);
+                    }
+                    dW[wOff + c] = acc;
                 }
             }
         }

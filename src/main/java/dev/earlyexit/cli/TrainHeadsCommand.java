@@ -186,6 +186,7 @@ final class TrainHeadsCommand implements Callable<Integer> {
                                 + "(data %.1f s, training %.1f s, %.0f positions/s)%n",
                         headLayers.length, headKind.cliName(), headInit.cliName(), lambda, steps, batch, seconds,
                         dataSeconds, result.trainSeconds(), result.tokensPerSecond());
+                stdout.printf(Locale.ROOT, "the model's own mean entropy on the held-out set: %.3f nats%n", result.modelEntropy());
                 stdout.println("held-out (" + heldOut.size() + " positions):  layer  agreement  entropy  (untrained agreement)  MB/call");
                 for (int i = 0; i < result.after().size(); i++) {
                     HeadMetrics m = result.after().get(i);
@@ -249,6 +250,7 @@ final class TrainHeadsCommand implements Callable<Integer> {
         m.put("out", target.toString());
         m.put("train_data", train.summary().toMap());
         m.put("held_out_data", heldOut.summary().toMap());
+        m.put("held_out_model_entropy", round(r.modelEntropy()));
         if (r.subset() != null) {
             m.put("vocab_subset_size", r.subset().size());
         }

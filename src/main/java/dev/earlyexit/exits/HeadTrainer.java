@@ -45,6 +45,8 @@ public final class HeadTrainer {
     private final float[] agreement;
     private final float[] entropy;
     private final float[] lossSum;
+    private double modelEntropySum;
+    private double modelEntropy = Double.NaN;
 
     public HeadTrainer(Transformer model, List<? extends TrainableHead> heads, TrainingOptions options, TrainKernels kernels) {
         this.model = model;
@@ -115,6 +117,7 @@ public final class HeadTrainer {
         double[] ls = new double[k];
         double[] ceBatch = new double[k];
         int n = data.size();
+        modelEntropySum = 0;
         for (int start = 0; start < n; start += batch) {
             int B = Math.min(batch, n - start);
             for (int b = 0; b < B; b++) {
@@ -128,6 +131,7 @@ public final class HeadTrainer {
                 ce[h] += ceBatch[h] * B;
             }
         }
+        modelEntropy = modelEntropySum / n;
         List<HeadMetrics> out = new ArrayList<>();
         for (int h = 0; h < k; h++) {
             out.add(new HeadMetrics(heads.get(h).layer(), agree[h] / n, ent[h] / n, ce[h] / n, ls[h] / n, n));
@@ -166,6 +170,9 @@ public final class HeadTrainer {
         model.logitsBlock(finalBatch, B, pModel);
         for (int b = 0; b < B; b++) {
             Kernels.softmax(pModel, b * vocab, vocab);
+            if (ceOut != null) {
+                modelEntropySum += entropy(pModel, b * vocab, vocab);
+            }
         }
         float scale = gradients ? 1f / B : 0f;
         float lambda = options.lambda();
@@ -203,6 +210,22 @@ public final class HeadTrainer {
                 head.backwardBatch(hiddenBatch[h], B, z, kernels);
             }
         }
+    }
+
+    /** Mean entropy (nats) of the model's own distribution over the last {@link #evaluate}d data. */
+    public double modelEntropy() {
+        return modelEntropy;
+    }
+
+    private static double entropy(float[] p, int off, int n) {
+        double h = 0;
+        for (int i = 0; i < n; i++) {
+            float v = p[off + i];
+            if (v > 0f) {
+                h -= v * Math.log(v);
+            }
+        }
+        return h;
     }
 
     /** q = p_model restricted to the head's tokens and renormalised (the head cannot place mass elsewhere). */

@@ -29,7 +29,8 @@ public final class HeadTraining {
 
     /** Everything a run produced. */
     public record Result(ExitHeads heads, TrainingHistory history, List<HeadMetrics> before, List<HeadMetrics> after,
-                         double trainSeconds, double evalSeconds, VocabularySubset subset, int batch) {
+                         double trainSeconds, double evalSeconds, VocabularySubset subset, int batch,
+                         double modelEntropy) {
         /** Training positions processed per second (each through every head, forward and backward). */
         public double tokensPerSecond() {
             return (double) history.steps() * batch / Math.max(trainSeconds, 1e-9);
@@ -104,10 +105,12 @@ public final class HeadTraining {
         }
         meta.put("held_out_metrics", json(after.stream().map(HeadMetrics::toMap).toList()));
         meta.put("untrained_held_out_metrics", json(before.stream().map(HeadMetrics::toMap).toList()));
+        meta.put("held_out_model_entropy", String.format(java.util.Locale.ROOT, "%.4f", trainer.modelEntropy()));
         meta.put("train_seconds", String.format(java.util.Locale.ROOT, "%.2f", trainSeconds));
         meta.put("model_architecture", c.architecture());
         ExitHeads packed = new ExitHeads(heads, ModelFingerprint.of(c, w), meta);
-        return new Result(packed, history, before, after, trainSeconds, evalSeconds, subset, s.training().batch());
+        return new Result(packed, history, before, after, trainSeconds, evalSeconds, subset, s.training().batch(),
+                trainer.modelEntropy());
     }
 
     static String json(Object o) {

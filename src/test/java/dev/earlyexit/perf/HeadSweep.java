@@ -49,6 +49,7 @@ public final class HeadSweep {
                     sb.append(String.format(Locale.ROOT, " L%d %.3f/%.2f (%.3f/%.2f)", x.layer(), x.agreement(),
                             x.entropy(), r.before().get(h).agreement(), r.before().get(h).entropy()));
                 }
+                sb.append(String.format(Locale.ROOT, " | model H %.2f", r.modelEntropy()));
                 if (r.subset() != null) {
                     sb.append(" |V'|=").append(r.subset().size());
                 }

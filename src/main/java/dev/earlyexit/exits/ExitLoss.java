@@ -26,6 +26,8 @@ public final class ExitLoss {
     public float crossEntropy;
     public float entropy;
     public int argmax;
+    /** The head's probability of its argmax (its confidence). */
+    public float confidence;
 
     public ExitLoss(int maxOutputs) {
         this.p = new float[maxOutputs];
@@ -35,7 +37,7 @@ public final class ExitLoss {
      * Loss of the logits z[zOff, zOff+n) against the target distribution q[qOff, qOff+n); when
      * {@code gradScale} is not 0, z is overwritten by gradScale·dLoss/dz (pass 1/B for a batch mean),
      * else z is left as it was. Sets {@link #loss}, {@link #crossEntropy}, {@link #entropy},
-     * {@link #argmax} (index of the largest logit).
+     * {@link #argmax} (index of the largest logit), {@link #confidence}.
      */
     public void row(float[] z, int zOff, int n, float[] q, int qOff, float lambda, float gradScale) {
         argmax = Kernels.argmax(z, zOff, n);
@@ -52,6 +54,7 @@ public final class ExitLoss {
             sum += Math.exp(z[zOff + i] - max);
         }
         float lse = max + (float) Math.log(sum);
+        confidence = (float) (1.0 / sum);
         // p = exp(z - lse), H = -Σ p·logp, CE = -Σ q·logp
         FloatVector hAcc = FloatVector.zero(F);
         FloatVector ceAcc = FloatVector.zero(F);

@@ -116,6 +116,8 @@ public final class HeadTrainer {
         double[] ce = new double[k];
         double[] ls = new double[k];
         double[] ceBatch = new double[k];
+        double[] conf = new double[k];
+        double[] confBatch = new double[k];
         int n = data.size();
         modelEntropySum = 0;
         for (int start = 0; start < n; start += batch) {
@@ -123,18 +125,19 @@ public final class HeadTrainer {
             for (int b = 0; b < B; b++) {
                 positions[b] = start + b;
             }
-            forwardBatch(data, slot, positions, B, false, ceBatch);
+            forwardBatch(data, slot, positions, B, false, ceBatch, confBatch);
             for (int h = 0; h < k; h++) {
                 agree[h] += agreement[h] * B;
                 ent[h] += entropy[h] * B;
                 ls[h] += lossSum[h] * B;
                 ce[h] += ceBatch[h] * B;
+                conf[h] += confBatch[h] * B;
             }
         }
         modelEntropy = modelEntropySum / n;
         List<HeadMetrics> out = new ArrayList<>();
         for (int h = 0; h < k; h++) {
-            out.add(new HeadMetrics(heads.get(h).layer(), agree[h] / n, ent[h] / n, ce[h] / n, ls[h] / n, n));
+            out.add(new HeadMetrics(heads.get(h).layer(), agree[h] / n, ent[h] / n, ce[h] / n, ls[h] / n, conf[h] / n, n));
         }
         return out;
     }
@@ -144,7 +147,7 @@ public final class HeadTrainer {
      * {@code gradients}, its gradient added to every trainable parameter's grad. For tests and steps.
      */
     public double batchLossAndGradient(HeadDataset data, int[] slot, int[] pos, int B, boolean gradients) {
-        forwardBatch(data, slot, pos, B, gradients, null);
+        forwardBatch(data, slot, pos, B, gradients, null, null);
         double total = 0;
         for (float l : lossSum) {
             total += l;
@@ -158,7 +161,8 @@ public final class HeadTrainer {
         return batchLossAndGradient(data, slots(data), positions, pos.length, gradients);
     }
 
-    private void forwardBatch(HeadDataset data, int[] slot, int[] pos, int B, boolean gradients, double[] ceOut) {
+    private void forwardBatch(HeadDataset data, int[] slot, int[] pos, int B, boolean gradients, double[] ceOut,
+                              double[] confOut) {
         for (int b = 0; b < B; b++) {
             int p = pos[b];
             System.arraycopy(data.finalHidden(), p * dim, finalBatch, b * dim, dim);
@@ -184,10 +188,11 @@ public final class HeadTrainer {
             double ent = 0;
             double ls = 0;
             double ce = 0;
+            double conf = 0;
             for (int b = 0; b < B; b++) {
                 float[] target = pModel;
                 int tOff = b * vocab;
-                if (out != vocab) {
+                if (head.kind() == HeadKind.SUBSET) {
                     subsetTarget(head, b * vocab, out);
                     target = q;
                     tOff = 0;
@@ -199,12 +204,14 @@ public final class HeadTrainer {
                 ent += loss.entropy;
                 ls += loss.loss;
                 ce += loss.crossEntropy;
+                conf += loss.confidence;
             }
             agreement[h] = (float) (agree / B);
             entropy[h] = (float) (ent / B);
             lossSum[h] = (float) (ls / B);
             if (ceOut != null) {
                 ceOut[h] = ce / B;
+                confOut[h] = conf / B;
             }
             if (gradients) {
                 head.backwardBatch(hiddenBatch[h], B, z, kernels);

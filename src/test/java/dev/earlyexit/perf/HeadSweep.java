@@ -46,8 +46,9 @@ public final class HeadSweep {
                         args[a], r.trainSeconds(), r.tokensPerSecond()));
                 for (int h = 0; h < r.after().size(); h++) {
                     HeadMetrics x = r.after().get(h);
-                    sb.append(String.format(Locale.ROOT, " L%d %.3f/%.2f (%.3f/%.2f)", x.layer(), x.agreement(),
-                            x.entropy(), r.before().get(h).agreement(), r.before().get(h).entropy()));
+                    sb.append(String.format(Locale.ROOT, " L%d %.3f/%.2f/c%.3f (%.3f/%.2f/c%.3f)", x.layer(), x.agreement(),
+                            x.entropy(), x.confidence(), r.before().get(h).agreement(), r.before().get(h).entropy(),
+                            r.before().get(h).confidence()));
                 }
                 sb.append(String.format(Locale.ROOT, " | model H %.2f", r.modelEntropy()));
                 if (r.subset() != null) {

@@ -80,7 +80,8 @@ final class TrainHeadsCommand implements Callable<Integer> {
     @Option(names = "--prompts", paramLabel = "FILE", description = "More training prompts, one per line (added to the paper's five).")
     Path promptsFile;
 
-    @Option(names = "--text", paramLabel = "FILE", description = "A text file to add, teacher-forced.")
+    @Option(names = "--text", paramLabel = "FILE",
+            description = "A text file to add, teacher-forced in context-sized chunks (first 50000 tokens).")
     Path textFile;
 
     @Option(names = "--samples", defaultValue = "6", paramLabel = "N", description = "Continuations per training prompt (default: ${DEFAULT-VALUE}).")
@@ -143,6 +144,12 @@ final class TrainHeadsCommand implements Callable<Integer> {
         ModelConfig c = model.config();
         int[] headLayers = layers != null ? layers.clone() : HeadTraining.defaultLayers(c.layers());
         java.util.Arrays.sort(headLayers);
+        for (int i = 0; i < headLayers.length; i++) {
+            if (headLayers[i] < 1 || headLayers[i] >= c.layers() || (i > 0 && headLayers[i] == headLayers[i - 1])) {
+                throw new IllegalArgumentException("--layers must be distinct layers in [1, " + (c.layers() - 1)
+                        + "] (the model has " + c.layers() + "), got " + java.util.Arrays.toString(layers));
+            }
+        }
         Path target = out != null ? out : ExitHeads.defaultPath(model.source(), headKind);
         PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
 

@@ -144,9 +144,9 @@ public final class HeadTrainer {
 
     /**
      * The training objective on the given positions (mean over them, summed over heads) and, when
-     * {@code gradients}, its gradient added to every trainable parameter's grad. For tests and steps.
+     * {@code gradients}, its gradient added to every trainable parameter's grad.
      */
-    public double batchLossAndGradient(HeadDataset data, int[] slot, int[] pos, int B, boolean gradients) {
+    private double batchLossAndGradient(HeadDataset data, int[] slot, int[] pos, int B, boolean gradients) {
         forwardBatch(data, slot, pos, B, gradients, null, null);
         double total = 0;
         for (float l : lossSum) {
@@ -155,7 +155,11 @@ public final class HeadTrainer {
         return total;
     }
 
-    /** Convenience for tests: loss (and gradients) of the first B positions listed. */
+    /**
+     * The training objective (mean over the positions, summed over heads) on up to {@code batch} positions
+     * of {@code data}, and with {@code gradients} its gradient added to every trainable parameter's grad
+     * (zero them first). What a step minimises; used to check the gradient against finite differences.
+     */
     public double lossAndGradient(HeadDataset data, int[] pos, boolean gradients) {
         System.arraycopy(pos, 0, positions, 0, pos.length);
         return batchLossAndGradient(data, slots(data), positions, pos.length, gradients);

@@ -3,9 +3,10 @@ package dev.earlyexit.cli;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ConsultPolicy;
-import dev.earlyexit.calibration.ModelIdentity;
+import dev.earlyexit.store.ModelFingerprint;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.exits.ExitHeadProvider;
+import dev.earlyexit.exits.ExitHeads;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.format.ModelFormatException;
 import dev.earlyexit.model.LayerWeights;
@@ -16,18 +17,20 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Optional;
 
 /**
  * Options of every command that uses exit heads: which heads, which calibration, which metric and ε.
  *
- * <p>Heads: {@code --heads copy} (the default) uses untrained copies of the model's final norm and
- * classifier after every layer but the last, {@code copy:1,3,5} after chosen layers. A heads file
- * (trained heads) is accepted once the heads loader is merged: see {@link #provider}.
+ * <p>Heads: a trained heads file; {@code auto} (the default) takes the heads train-heads stored
+ * beside the model and falls back to {@code copy}: untrained copies of the model's final norm and
+ * classifier after every layer but the last ({@code copy:1,3,5}: after chosen layers).
  */
 final class ExitOptions {
-    @Option(names = "--heads", defaultValue = "copy", paramLabel = "H",
-            description = "Exit heads: 'copy' (untrained copies of the final norm and classifier after every layer but "
-                    + "the last; the default), 'copy:1,3,5' (after those layers), or a trained heads file.")
+    @Option(names = "--heads", defaultValue = "auto", paramLabel = "H",
+            description = "Exit heads: a trained heads file; 'auto' (the default: the heads train-heads stored beside "
+                    + "the model, else 'copy'); 'copy' (untrained copies of the final norm and classifier after every "
+                    + "layer but the last) or 'copy:1,3,5' (after those layers).")
     String heads;
 
     @Option(names = "--calibration", paramLabel = "FILE",
@@ -79,9 +82,16 @@ final class ExitOptions {
         return ConsultPolicy.only(tau, heads.layers(), layers);
     }
 
-    /** Where heads come from: the one place to wire the trained-heads loader. */
-    ExitHeadProvider provider() {
+    /**
+     * Where heads come from: a trained heads file, copied heads, or (auto) the model's trained heads in
+     * their default place ({@link ExitHeads#findDefault}) and copied heads when there are none.
+     */
+    ExitHeadProvider provider(LoadedModel model) {
         String spec = heads.trim();
+        if (spec.equals("auto")) {
+            Optional<Path> trained = ExitHeads.findDefault(model.source());
+            return trained.isPresent() ? trainedHeads(trained.get()) : ExitHeadProvider.copiedEveryLayer();
+        }
         if (spec.equals("copy")) {
             return ExitHeadProvider.copiedEveryLayer();
         }
@@ -101,15 +111,18 @@ final class ExitOptions {
             throw new ModelFormatException("exit heads not found: " + spec + " (train them with train-heads, or use "
                     + "--heads copy)");
         }
-        // When the trained heads land (dev.earlyexit.exits.ExitHeads), this becomes:
-        //   return (c, w) -> HeadSet.fromFile("trained", file,
-        //           ExitHeads.load(file, c, w, ModelIdentity.fingerprint(c, w)).heads());
-        // (and "auto" may prefer ExitHeads.findDefault(model source) over copied heads).
-        throw new IllegalArgumentException("trained heads files cannot be loaded by this build yet: use --heads copy");
+        return trainedHeads(file);
+    }
+
+    private static ExitHeadProvider trainedHeads(Path file) {
+        return (c, w) -> {
+            ExitHeads trained = ExitHeads.load(file, c, w, ModelFingerprint.of(c, w));
+            return HeadSet.fromFile(trained.kind().cliName(), file, trained.heads());
+        };
     }
 
     HeadSet headSet(LoadedModel model) throws IOException {
-        return provider().heads(model.config(), model.weights());
+        return provider(model).heads(model.config(), model.weights());
     }
 
     ConfidenceMetric metric() {
@@ -134,7 +147,7 @@ final class ExitOptions {
     }
 
     static String fingerprint(LoadedModel model) {
-        return ModelIdentity.fingerprint(model.config(), model.weights());
+        return ModelFingerprint.of(model.config(), model.weights());
     }
 
     /** --mode values. */

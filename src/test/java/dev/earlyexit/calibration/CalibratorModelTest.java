@@ -4,6 +4,7 @@ import dev.earlyexit.exits.ExitHeadProvider;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.format.Llama2cCheckpoint;
 import dev.earlyexit.model.Transformer;
+import dev.earlyexit.store.ModelFingerprint;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.ThreadPool;
 import dev.earlyexit.testutil.TestModels;
@@ -44,7 +45,7 @@ class CalibratorModelTest {
             }
             Calibrator.Collected c = Calibrator.collect(tf, heads, ConfidenceMetric.builtIns(), calib);
             Calibrator.Collected h = Calibrator.collect(tf, heads, ConfidenceMetric.builtIns(), held);
-            Calibration cal = Calibrator.calibrate(c, heads, ModelIdentity.fingerprint(m.config(), m.weights()),
+            Calibration cal = Calibrator.calibrate(c, heads, ModelFingerprint.of(m.config(), m.weights()),
                     "stories15M", Map.of());
             assertThat(cal.tokens()).isEqualTo(c.positions()).isGreaterThan(100);
             // Deeper copied heads agree more with the model.

@@ -52,8 +52,10 @@ final class BenchCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--mode", defaultValue = "full", converter = ExitOptions.ModeConverter.class, paramLabel = "MODE",
-            description = "full (the default) or early-exit: speed-up against the full model on held-out prompts "
-                    + "(or --prompt), token agreement and sequence match, and where the time goes.")
+            description = "full (the default); early-exit: speed-up against the full model on held-out prompts "
+                    + "(or --prompt), token agreement and sequence match, and where the time goes; dssd: "
+                    + "self-speculative decoding over --epsilon x --max-draft and the layerskip baseline over "
+                    + "layer x --draft-length.")
     ExitOptions.Mode mode;
 
     @Option(names = "--epsilon", split = ",", defaultValue = "0.8,0.9,0.95", paramLabel = "E",
@@ -63,6 +65,19 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--kv-fill", split = ",", defaultValue = "exact", paramLabel = "F",
             description = "Early exit: exact, copy (CALM's approximation) or both, comma-separated (default: ${DEFAULT-VALUE}).")
     List<String> kvFills;
+
+    @Option(names = "--max-draft", split = ",", defaultValue = "2,4,8", paramLabel = "N[,N...]",
+            description = "dssd: maximum draft lengths to sweep (default: ${DEFAULT-VALUE}).")
+    int[] maxDrafts;
+
+    @Option(names = "--draft-length", split = ",", defaultValue = "1,2,3,4", paramLabel = "N[,N...]",
+            description = "dssd: the layerskip baseline's draft lengths to sweep, at every head's layer "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int[] draftLengths;
+
+    @Option(names = "--report", paramLabel = "DIR",
+            description = "dssd: also write dssd.json, dssd.csv and dssd.png (acceptance vs draft length) here.")
+    Path report;
 
     @Mixin
     ExitOptions exitOptions;
@@ -77,6 +92,12 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (mode == ExitOptions.Mode.EARLY_EXIT) {
             return earlyExit();
+        }
+        if (mode == ExitOptions.Mode.DSSD) {
+            return speculative();
+        }
+        if (mode == ExitOptions.Mode.LAYERSKIP) {
+            throw new IllegalArgumentException("bench --mode dssd measures the layerskip baseline beside DSSD");
         }
         long rssBeforeLoadMb = rssMb("VmRSS:");
         LoadedModel model = modelOptions.load();
@@ -140,6 +161,48 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf("  agreement with f32 greedy: %s of tokens (teacher-forced), first %s tokens identical%n",
                         out.get("f32_token_agreement"), out.get("f32_prefix_match"));
             }
+        }
+        return 0;
+    }
+
+    private int speculative() throws Exception {
+        for (double e : epsilons) {
+            dev.earlyexit.calibration.Calibration.checkEpsilon(e);
+        }
+        if (java.util.Arrays.stream(maxDrafts).anyMatch(d -> d < 1) || java.util.Arrays.stream(draftLengths).anyMatch(d -> d < 1)) {
+            throw new IllegalArgumentException("--max-draft and --draft-length values must be >= 1");
+        }
+        exitOptions.metric();
+        LoadedModel model = modelOptions.load();
+        boolean promptGiven = spec != null && spec.commandLine().getParseResult().hasMatchedOption("--prompt");
+        List<String> prompts = promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
+        Map<String, Object> out;
+        try (ThreadPool pool = modelOptions.pool()) {
+            out = SpeculativeBench.run(model, prompts, tokens, epsilons, maxDrafts, draftLengths, exitOptions, pool, report);
+        }
+        out.put("dtype", modelOptions.dtype.cliName());
+        if (json) {
+            System.out.println(Json.write(out));
+            return 0;
+        }
+        System.out.printf("self-speculative decoding (%s heads, %s), %d threads, %s, %d held-out prompts x %s tokens: "
+                        + "full model %s tokens/s%n", out.get("heads"), out.get("metric"), out.get("threads"),
+                modelOptions.dtype.cliName(), prompts.size(), out.get("tokens_per_prompt"), out.get("full_tokens_per_s"));
+        for (String key : List.of("dssd", "layerskip")) {
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> rows = (List<Map<String, Object>>) out.get(key);
+            for (Map<String, Object> r : rows) {
+                System.out.printf("  %-9s %-24s %8s tokens/s (%sx)  acceptance %s  accepted/verification %s%n", key,
+                        r.get("setting"), r.get("tokens_per_s"), r.get("speedup"), r.get("acceptance_rate"),
+                        r.get("accepted_per_verification"));
+            }
+        }
+        if (out.containsKey("accepted_per_verification_ratio")) {
+            System.out.printf("  DSSD / best LayerSkip: %sx accepted tokens per verification, %sx acceptance rate "
+                    + "(fastest settings)%n", out.get("accepted_per_verification_ratio"), out.get("acceptance_rate_ratio"));
+        }
+        if (out.containsKey("report")) {
+            System.out.println("  report: " + out.get("report"));
         }
         return 0;
     }

@@ -4,7 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Float32 weights. Four rows at a time share each load of x; decode is bound by reading W. */
+/** Float32 weights. Eight (then four) rows at a time share each load of x; decode is bound by reading W. */
 public final class F32Matrix extends Matrix {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private final float[] w;
@@ -39,6 +39,14 @@ public final class F32Matrix extends Matrix {
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
         int r = rowStart;
+        // Eight rows per pass keep eight independent FMA chains and loads in flight: measured +35% at 1
+        // thread and +16% at 2 over four rows (4 alternating A/B pairs of bench on the 2-core VM). The
+        // 8-row method has no tail loop: with one, C2 stopped scalar-replacing its vectors (it allocated).
+        for (; cols % F.length() == 0 && r + 8 <= rowEnd; r += 8) {
+            for (int t = 0; t < T; t++) {
+                dot8(r, x, t * cols, out, t * outStride + outOff + r);
+            }
+        }
         for (; r + 4 <= rowEnd; r += 4) {
             for (int t = 0; t < T; t++) {
                 dot4(r, x, t * cols, out, t * outStride + outOff + r);
@@ -49,6 +57,39 @@ public final class F32Matrix extends Matrix {
                 out[t * outStride + outOff + r] = Kernels.dot(w, r * cols, x, t * cols, cols);
             }
         }
+    }
+
+    /** Eight rows; cols must be a multiple of the vector length (the caller's rows-per-pass rule). */
+    private void dot8(int r, float[] x, int xOff, float[] out, int outIndex) {
+        int n = cols;
+        int o = r * n;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector a4 = FloatVector.zero(F);
+        FloatVector a5 = FloatVector.zero(F);
+        FloatVector a6 = FloatVector.zero(F);
+        FloatVector a7 = FloatVector.zero(F);
+        for (int i = 0; i < n; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
+            a0 = FloatVector.fromArray(F, w, o + i).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, o + n + i).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, o + 2 * n + i).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, o + 3 * n + i).fma(xv, a3);
+            a4 = FloatVector.fromArray(F, w, o + 4 * n + i).fma(xv, a4);
+            a5 = FloatVector.fromArray(F, w, o + 5 * n + i).fma(xv, a5);
+            a6 = FloatVector.fromArray(F, w, o + 6 * n + i).fma(xv, a6);
+            a7 = FloatVector.fromArray(F, w, o + 7 * n + i).fma(xv, a7);
+        }
+        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 3] = a3.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 4] = a4.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 5] = a5.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 6] = a6.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 7] = a7.reduceLanes(VectorOperators.ADD);
     }
 
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex) {

@@ -56,8 +56,8 @@ public abstract class Matrix {
         task.out = out;
         task.outStride = outStride;
         task.outOff = outOff;
-        // Hand out groups of 4 rows so the 4-row inner kernel keeps its shape at range borders.
-        pool.parallelFor((rows + 3) / 4, task);
+        // Hand out groups of 8 rows so the blocked inner kernels keep their shape at range borders.
+        pool.parallelFor((rows + 7) / 8, task);
         task.x = null;
         task.out = null;
     }
@@ -71,7 +71,7 @@ public abstract class Matrix {
 
         @Override
         public void run(int start, int end, int worker) {
-            multiplyRows(start * 4, Math.min(rows, end * 4), x, T, out, outStride, outOff);
+            multiplyRows(start * 8, Math.min(rows, end * 8), x, T, out, outStride, outOff);
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.earlyexit.exits.ExitHeads;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.format.ModelFormatException;
 
@@ -137,16 +138,7 @@ public final class Calibration {
 
     /** Where the calibration of a set of heads lives beside a model (in the heads' directory of that model). */
     public static Path defaultPath(Path modelSource, String headsName) {
-        Path src = modelSource.toAbsolutePath().normalize();
-        Path dir;
-        if (Files.isDirectory(src)) {
-            dir = src.resolve("heads");
-        } else {
-            String name = src.getFileName().toString();
-            int dot = name.lastIndexOf('.');
-            dir = src.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".heads");
-        }
-        return dir.resolve("calibration-" + headsName + ".json");
+        return ExitHeads.directory(modelSource).resolve("calibration-" + headsName + ".json");
     }
 
     // ---- JSON ----

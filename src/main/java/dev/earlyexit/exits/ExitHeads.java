@@ -231,16 +231,18 @@ public final class ExitHeads {
 
     /** Where heads of a kind are stored for a model (see the class comment). */
     public static Path defaultPath(Path modelSource, HeadKind kind) {
+        return directory(modelSource).resolve(kind.cliName() + ".safetensors");
+    }
+
+    /** The folder that holds a model's heads (and their calibrations): see the class comment. */
+    public static Path directory(Path modelSource) {
         Path src = modelSource.toAbsolutePath().normalize();
-        Path dir;
         if (Files.isDirectory(src)) {
-            dir = src.resolve("heads");
-        } else {
-            String name = src.getFileName().toString();
-            int dot = name.lastIndexOf('.');
-            dir = src.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".heads");
+            return src.resolve("heads");
         }
-        return dir.resolve(kind.cliName() + ".safetensors");
+        String name = src.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return src.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".heads");
     }
 
     /** The default heads file of a model that exists, trying full, subset, then adapter. */

@@ -166,16 +166,13 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private int speculative() throws Exception {
-        for (double e : epsilons) {
-            dev.earlyexit.calibration.Calibration.checkEpsilon(e);
-        }
+        checkEpsilons();
         if (java.util.Arrays.stream(maxDrafts).anyMatch(d -> d < 1) || java.util.Arrays.stream(draftLengths).anyMatch(d -> d < 1)) {
             throw new IllegalArgumentException("--max-draft and --draft-length values must be >= 1");
         }
         exitOptions.metric();
         LoadedModel model = modelOptions.load();
-        boolean promptGiven = spec != null && spec.commandLine().getParseResult().hasMatchedOption("--prompt");
-        List<String> prompts = promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
+        List<String> prompts = exitPrompts();
         Map<String, Object> out;
         try (ThreadPool pool = modelOptions.pool()) {
             out = SpeculativeBench.run(model, prompts, tokens, epsilons, maxDrafts, draftLengths, exitOptions, pool, report);
@@ -207,14 +204,23 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int earlyExit() throws Exception {
+    private void checkEpsilons() {
         for (double e : epsilons) {
             dev.earlyexit.calibration.Calibration.checkEpsilon(e);
         }
+    }
+
+    /** Exit-mode benchmarks run on the held-out prompts unless --prompt names one. */
+    private List<String> exitPrompts() {
+        boolean promptGiven = spec != null && spec.commandLine().getParseResult().hasMatchedOption("--prompt");
+        return promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
+    }
+
+    private int earlyExit() throws Exception {
+        checkEpsilons();
         exitOptions.metric();
         LoadedModel model = modelOptions.load();
-        boolean promptGiven = spec != null && spec.commandLine().getParseResult().hasMatchedOption("--prompt");
-        List<String> prompts = promptGiven ? List.of(prompt) : EarlyExitBench.defaultPrompts();
+        List<String> prompts = exitPrompts();
         Map<String, Object> out;
         try (ThreadPool pool = modelOptions.pool()) {
             List<dev.earlyexit.decoding.EarlyExitDecoder.KvFill> fills = new ArrayList<>();

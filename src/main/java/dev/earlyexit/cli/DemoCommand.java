@@ -4,13 +4,12 @@ import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.EarlyExitResult;
-import dev.earlyexit.decoding.ExitCriterion;
+import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeResult;
-import dev.earlyexit.exits.ExitHead;
 import dev.earlyexit.exits.ExitHeads;
 import dev.earlyexit.exits.HeadKind;
 import dev.earlyexit.exits.HeadSet;
@@ -110,16 +109,7 @@ final class DemoCommand implements Callable<Integer> {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
             Generator full = new Generator(tf);
             EarlyExitDecoder early = new EarlyExitDecoder(tf, heads, tau, metric);
-            List<ExitHead> drafting = new ArrayList<>();
-            List<Double> taus = new ArrayList<>();
-            for (int k = 0; k < heads.size(); k++) {
-                if (tau[k] < Double.POSITIVE_INFINITY) {
-                    drafting.add(heads.head(k));
-                    taus.add(tau[k]);
-                }
-            }
-            SelfSpeculativeDecoder dssd = drafting.isEmpty() ? null : new SelfSpeculativeDecoder(tf, drafting,
-                    ExitCriterion.atLeast(metric::confidence, taus.stream().mapToDouble(Double::doubleValue).toArray()), 4);
+            SelfSpeculativeDecoder dssd = CalibratedDraft.of(heads, tau, metric).map(d -> d.decoder(tf, 4)).orElse(null);
             // Warm the JIT on every path first, so that the speeds compare the methods, not the compiler.
             full.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
             early.generate(ids, maxTokens, SamplingOptions.GREEDY, null);

@@ -6,11 +6,10 @@ import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.EarlyExitResult;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
-import dev.earlyexit.decoding.ExitCriterion;
+import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeResult;
-import dev.earlyexit.exits.ExitHead;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -22,10 +21,10 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -152,24 +151,14 @@ final class GenerateCommand implements Callable<Integer> {
                 ConfidenceMetric metric = exitOptions.metric();
                 Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
                 double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
-                // Heads that can never pass at this ε are left out: asking them would only cost time.
-                List<ExitHead> drafting = new ArrayList<>();
-                List<Double> taus = new ArrayList<>();
-                for (int k = 0; k < heads.size(); k++) {
-                    if (tau[k] < Double.POSITIVE_INFINITY) {
-                        drafting.add(heads.head(k));
-                        taus.add(tau[k]);
-                    }
-                }
-                if (drafting.isEmpty()) {
+                Optional<CalibratedDraft> draft = CalibratedDraft.of(heads, tau, metric);
+                if (draft.isEmpty()) {
                     // No head is trusted at this ε: every token comes from the full model.
                     GenerationResult r = new Generator(tf).generate(ids, maxTokens, sampling, streaming(model, ids, out));
                     report(model, ids, r, out, Map.of("mode", "dssd", "drafted", 0, "accepted", 0));
                     return 0;
                 }
-                decoder = new SelfSpeculativeDecoder(tf, drafting,
-                        ExitCriterion.atLeast(metric::confidence, taus.stream().mapToDouble(Double::doubleValue).toArray()),
-                        maxDraft);
+                decoder = draft.get().decoder(tf, maxDraft);
             }
             SpeculativeResult r = decoder.generate(ids, maxTokens, sampling, streaming(model, ids, out));
             Map<String, Object> extra = new LinkedHashMap<>(r.toJson());

@@ -2,6 +2,7 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.decoding.ExitCriterion;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * {@code bench --mode dssd}: self-speculative decoding over ε x maximum draft length, and the
@@ -69,20 +71,12 @@ final class SpeculativeBench {
         List<SpeculativeSweep.Row> dssd = new ArrayList<>();
         for (double eps : epsilons) {
             double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), eps);
-            List<ExitHead> drafting = new ArrayList<>();
-            List<Double> taus = new ArrayList<>();
-            for (int k = 0; k < heads.size(); k++) {
-                if (tau[k] < Double.POSITIVE_INFINITY) {
-                    drafting.add(heads.head(k));
-                    taus.add(tau[k]);
-                }
-            }
-            if (drafting.isEmpty()) {
+            Optional<CalibratedDraft> draft = CalibratedDraft.of(heads, tau, metric);
+            if (draft.isEmpty()) {
                 continue;
             }
-            ExitCriterion criterion = ExitCriterion.atLeast(metric::confidence,
-                    taus.stream().mapToDouble(Double::doubleValue).toArray());
-            Map<String, ExitCriterion> one = Map.of("eps " + eps, criterion);
+            List<ExitHead> drafting = draft.get().heads();
+            Map<String, ExitCriterion> one = Map.of("eps " + eps, draft.get().criterion());
             SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds.subList(0, 1), tokens); // warm-up
             dssd.addAll(SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds, tokens));
         }

@@ -83,6 +83,24 @@ class EarlyExitCliTest {
     }
 
     @Test
+    void dssdBenchSweepsBothMethodsAndWritesItsReport() throws Exception {
+        Path report = dir.resolve("dssd-report");
+        CliTest.Result r = CliTest.run("", "bench", "--model", model(), "--mode", "dssd", "--calibration",
+                calibration.toString(), "--epsilon", "0.5", "--max-draft", "2", "--draft-length", "1,2", "--tokens", "12",
+                "--prompt", "Once upon a time", "--threads", "1", "--report", report.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = r.json();
+        assertThat(j.get("full_tokens_per_s").asDouble()).isPositive();
+        assertThat(j.get("dssd")).hasSize(1);
+        assertThat(j.get("layerskip")).hasSize(5 * 2); // every head's layer x every draft length
+        assertThat(j.get("dssd").get(0).get("drafted").asInt()).isGreaterThanOrEqualTo(
+                j.get("dssd").get(0).get("accepted").asInt());
+        assertThat(report.resolve("dssd.csv")).exists();
+        assertThat(report.resolve("dssd.png")).exists();
+        assertThat(report.resolve("dssd.json")).exists();
+    }
+
+    @Test
     void earlyExitGenerationReportsAnExitLayerPerToken() {
         CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
                 "--max-tokens", "16", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",

@@ -183,7 +183,8 @@ final class CalibrateCommand implements Callable<Integer> {
             Map<String, Object> exits = new LinkedHashMap<>();
             Map<String, Object> agree = new LinkedHashMap<>();
             for (int k = 0; k <= heads.size(); k++) {
-                String key = Integer.toString(k < heads.size() ? heads.head(k).layer() : modelLayers);
+                String key = k < heads.size() ? HeadSet.exitLabel(heads.head(k).layer(), modelLayers, true)
+                        : Integer.toString(modelLayers);
                 exits.put(key, c.exitsPerHead()[k]);
                 agree.put(key, finite(c.agreementPerHead()[k]));
             }

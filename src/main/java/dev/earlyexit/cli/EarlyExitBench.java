@@ -170,7 +170,7 @@ final class EarlyExitBench {
                 row.put("consulted_layers", consulted);
                 Map<String, Integer> perLayer = new LinkedHashMap<>();
                 for (int k = 0; k < consulted.length; k++) {
-                    perLayer.put(Integer.toString(consulted[k]), exits[k]);
+                    perLayer.put(HeadSet.exitLabel(consulted[k], c.layers(), true), exits[k]);
                 }
                 perLayer.put(Integer.toString(c.layers()), exits[consulted.length]);
                 row.put("exits_per_layer", perLayer);

@@ -277,7 +277,7 @@ final class GenerateCommand implements Callable<Integer> {
         Map<String, Integer> exits = new LinkedHashMap<>();
         int[] counts = r.exitsPerHead();
         for (int i = 0; i < r.headLayers().length; i++) {
-            exits.put(Integer.toString(r.headLayers()[i]), counts[i]);
+            exits.put(HeadSet.exitLabel(r.headLayers()[i], r.modelLayers(), true), counts[i]);
         }
         exits.put(Integer.toString(r.modelLayers()), counts[counts.length - 1]);
         m.put("exits_per_layer", exits);

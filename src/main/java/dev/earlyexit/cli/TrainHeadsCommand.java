@@ -39,8 +39,9 @@ final class TrainHeadsCommand implements Callable<Integer> {
     ModelOptions modelOptions;
 
     @Option(names = "--layers", split = ",", paramLabel = "L",
-            description = "Head layers (1-based counts of blocks, below the model's depth); default: every layer but "
-                    + "the last for up to 8 layers, else 4 evenly spaced.")
+            description = "Head layers (1-based counts of blocks); default: every layer but the last for up to 8 "
+                    + "layers, else 4 evenly spaced; --kind subset adds the last layer (a cheap stand-in for the "
+                    + "model's classifier). Only a subset head may sit after the last layer.")
     int[] layers;
 
     @Option(names = "--kind", defaultValue = "full", paramLabel = "K",
@@ -142,12 +143,15 @@ final class TrainHeadsCommand implements Callable<Integer> {
         long start = System.nanoTime();
         LoadedModel model = modelOptions.load();
         ModelConfig c = model.config();
-        int[] headLayers = layers != null ? layers.clone() : HeadTraining.defaultLayers(c.layers());
+        int[] headLayers = layers != null ? layers.clone() : HeadTraining.defaultLayers(c.layers(), headKind);
         java.util.Arrays.sort(headLayers);
+        // A head after the last layer only pays when it reads less than the classifier it stands in for.
+        int top = headKind == HeadKind.SUBSET ? c.layers() : c.layers() - 1;
         for (int i = 0; i < headLayers.length; i++) {
-            if (headLayers[i] < 1 || headLayers[i] >= c.layers() || (i > 0 && headLayers[i] == headLayers[i - 1])) {
-                throw new IllegalArgumentException("--layers must be distinct layers in [1, " + (c.layers() - 1)
-                        + "] (the model has " + c.layers() + "), got " + java.util.Arrays.toString(layers));
+            if (headLayers[i] < 1 || headLayers[i] > top || (i > 0 && headLayers[i] == headLayers[i - 1])) {
+                throw new IllegalArgumentException("--layers must be distinct layers in [1, " + top
+                        + "] for --kind " + kind + " (the model has " + c.layers() + "), got "
+                        + java.util.Arrays.toString(layers));
             }
         }
         Path target = out != null ? out : ExitHeads.defaultPath(model.source(), headKind);

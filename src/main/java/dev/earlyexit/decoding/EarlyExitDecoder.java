@@ -28,6 +28,8 @@ import java.util.List;
  * are used as they are (greedy: argmax; sampling: the {@link Sampler}'s temperature/top-k/top-p
  * distribution over the head's outputs, mapped to token ids), never computed twice. Confidence is
  * always measured on the head's plain softmax (temperature 1), the distribution it was calibrated on.
+ * A (subset) head may also sit after the last layer: a token it is confident about skips only the
+ * model's classifier, which on small models is most of the weights (60% of stories15M's).
  *
  * <h2>Exact KV cache</h2>
  * A token that exits after d layers owes KV entries to layers d..L-1. Its hidden state after d layers
@@ -70,7 +72,7 @@ public final class EarlyExitDecoder {
     private final KvFill kvFill;
     private final ExitHead[] heads;          // consulted heads, ascending layer
     private final double[] thresholds;       // their τ
-    private final int[] headAtDepth;         // depth (1..L-1) -> index into heads, or -1
+    private final int[] headAtDepth;         // depth (1..L) -> index into heads, or -1
     private final float[][] headLogits;
     private final float[][] headSample;      // per head, exactly outputSize long (the sampler's n)
     private final float[] probs;
@@ -89,6 +91,7 @@ public final class EarlyExitDecoder {
     private long fillRows;
     private long headCalls;
     private long tokenLayers;
+    private int finalHeadExits;
 
     /**
      * @param heads      exit heads (ascending layers)
@@ -112,7 +115,7 @@ public final class EarlyExitDecoder {
         List<Double> taus = new ArrayList<>();
         for (int k = 0; k < heads.size(); k++) {
             ExitHead h = heads.head(k);
-            if (h.layer() >= 1 && h.layer() < c.layers() && thresholds[k] < Double.POSITIVE_INFINITY) {
+            if (h.layer() >= 1 && h.layer() <= c.layers() && thresholds[k] < Double.POSITIVE_INFINITY) {
                 used.add(h);
                 taus.add(thresholds[k]);
             }
@@ -198,6 +201,7 @@ public final class EarlyExitDecoder {
         fillRows = 0;
         headCalls = 0;
         tokenLayers = 0;
+        finalHeadExits = 0;
         int capacity = Math.min(maxTokens, c.maxSeqLen() - promptIds.length);
         int[] out = new int[capacity];
         int[] exitLayers = new int[capacity];
@@ -245,7 +249,7 @@ public final class EarlyExitDecoder {
                 long b = System.nanoTime();
                 layerNanos += b - a;
                 int k = headAtDepth[j + 1];
-                if (k >= 0 && j + 1 < L) {
+                if (k >= 0) {
                     ExitHead h = heads[k];
                     int m = h.outputSize();
                     h.logits(cur, 0, headLogits[k], model.pool());
@@ -256,7 +260,9 @@ public final class EarlyExitDecoder {
                         next = h.tokenId(pick(sampler, headLogits[k], headSample[k]));
                         exitLayer = j + 1;
                         headNanos += System.nanoTime() - b;
-                        if (kvFill == KvFill.EXACT) {
+                        if (j + 1 == L) {
+                            finalHeadExits++; // every layer ran: nothing is owed
+                        } else if (kvFill == KvFill.EXACT) {
                             System.arraycopy(cur, 0, pending, pos * dim, dim);
                         } else {
                             long e = System.nanoTime();
@@ -285,7 +291,8 @@ public final class EarlyExitDecoder {
         GenerationResult g = new GenerationResult(promptIds.clone(), Arrays.copyOf(out, produced), (t1 - t0) / 1e6,
                 (t2 - t1) / 1e6, steps, reason);
         return new EarlyExitResult(g, Arrays.copyOf(exitLayers, produced), L, consultedLayers(), layerNanos / 1e6,
-                headNanos / 1e6, classifierNanos / 1e6, copyNanos / 1e6, fillRows, headCalls, tokenLayers);
+                headNanos / 1e6, classifierNanos / 1e6, copyNanos / 1e6, fillRows, headCalls, tokenLayers,
+                finalHeadExits);
     }
 
     /** Greedy: the head's argmax; sampling: a draw from the sampler's distribution over the head's outputs. */

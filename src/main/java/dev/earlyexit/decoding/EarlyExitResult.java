@@ -19,16 +19,35 @@ import java.util.Arrays;
  *                     COPY_HIDDEN: approximate entries written)
  * @param headCalls    head evaluations during decoding
  * @param tokenLayers  (token, layer) pairs run for the decoded tokens themselves
+ * @param finalHeadExits tokens a head after the last layer answered instead of the model's classifier
+ *                     (their exit layer is the model's layer count, as for the classifier's tokens)
  */
 public record EarlyExitResult(GenerationResult generation, int[] exitLayers, int modelLayers, int[] headLayers,
-                              double layerMs, double headMs, double classifierMs, double kvCopyMs, long fillRows, long headCalls, long tokenLayers) {
+                              double layerMs, double headMs, double classifierMs, double kvCopyMs, long fillRows,
+                              long headCalls, long tokenLayers, int finalHeadExits) {
 
-    /** Generated tokens per exit: index i counts tokens produced at headLayers[i], the last index the final layer. */
+    /**
+     * Generated tokens per exit: index i counts tokens produced by the head at headLayers[i], the last
+     * index those of the model's own classifier.
+     */
     public int[] exitsPerHead() {
+        return countPerHead(exitLayers, headLayers, modelLayers, finalHeadExits);
+    }
+
+    /**
+     * Tokens per exit from their exit layers; a head after the last layer shares its layer with the
+     * classifier, so its count is given apart and taken out of the classifier's.
+     */
+    static int[] countPerHead(int[] exitLayers, int[] headLayers, int modelLayers, int finalHeadTokens) {
         int[] counts = new int[headLayers.length + 1];
         for (int e : exitLayers) {
             int i = Arrays.binarySearch(headLayers, e);
             counts[i >= 0 && e < modelLayers ? i : headLayers.length]++;
+        }
+        int last = headLayers.length - 1;
+        if (last >= 0 && headLayers[last] == modelLayers) {
+            counts[last] = finalHeadTokens;
+            counts[headLayers.length] -= finalHeadTokens;
         }
         return counts;
     }

@@ -98,6 +98,7 @@ public final class SelfSpeculativeDecoder {
     private long plainSteps;
     private long headCalls;
     private long tokenLayers;
+    private int finalHeadAccepted;
     private long draftNs;
     private long verifyNs;
 
@@ -131,9 +132,9 @@ public final class SelfSpeculativeDecoder {
         int outMax = 0;
         for (int k = 0; k < this.heads.length; k++) {
             int layer = this.heads[k].layer();
-            if (layer < 1 || layer >= c.layers()) {
+            if (layer < 1 || layer > c.layers()) {
                 throw new IllegalArgumentException("an exit head after layer " + layer + " cannot draft for a "
-                        + c.layers() + "-layer model (heads must sit after layers 1.." + (c.layers() - 1) + ")");
+                        + c.layers() + "-layer model (heads must sit after layers 1.." + c.layers() + ")");
             }
             if (k > 0 && layer <= headLayers[k - 1]) {
                 throw new IllegalArgumentException("exit heads must be in strictly ascending layer order, got "
@@ -242,6 +243,9 @@ public final class SelfSpeculativeDecoder {
             }
             for (int i = 1; i <= acceptedHere && reason == null; i++) {
                 reason = emit(window[i], headLayers[draftedBy[i]]);
+                if (headLayers[draftedBy[i]] == layers && reason != GenerationResult.StopReason.STOP_TOKEN) {
+                    finalHeadAccepted++;
+                }
                 if (reason == GenerationResult.StopReason.STOP_TOKEN) {
                     cache.truncateAll(contextLength + i); // as the full model: the stop token is not run
                 }
@@ -255,7 +259,7 @@ public final class SelfSpeculativeDecoder {
                 (t2 - t1) / 1e6, chosen - 1, reason);
         SpeculativeResult r = new SpeculativeResult(g, mode, Arrays.copyOf(outLayers, produced), layers,
                 headLayers.clone(), drafted, accepted, verifications, plainSteps, draftNs / 1e6, verifyNs / 1e6,
-                headCalls, tokenLayers);
+                headCalls, tokenLayers, finalHeadAccepted);
         this.out = null;
         this.outLayers = null;
         this.listener = null;
@@ -273,6 +277,7 @@ public final class SelfSpeculativeDecoder {
         this.honorStop = honorStop;
         this.listener = listener;
         drafted = accepted = verifications = plainSteps = headCalls = tokenLayers = draftNs = verifyNs = 0;
+        finalHeadAccepted = 0;
     }
 
     /** Appends one chosen token to the output, in the full model's order of checks; non-null ends generation. */

@@ -24,10 +24,13 @@ import java.util.Map;
  * @param headCalls     exit-head evaluations
  * @param tokenLayers   (token, layer) pairs run during decoding, rejected drafts included (a full-model
  *                      decode runs modelLayers per token)
+ * @param finalHeadAccepted accepted drafts of a head after the last layer (their exit layer is the
+ *                      model's layer count, as for the full model's tokens)
  */
 public record SpeculativeResult(GenerationResult generation, String mode, int[] exitLayers, int modelLayers,
                                 int[] headLayers, long drafted, long accepted, long verifications, long plainSteps,
-                                double draftMs, double verifyMs, long headCalls, long tokenLayers) {
+                                double draftMs, double verifyMs, long headCalls, long tokenLayers,
+                                int finalHeadAccepted) {
 
     public int[] ids() {
         return generation.ids();
@@ -50,12 +53,7 @@ public record SpeculativeResult(GenerationResult generation, String mode, int[] 
 
     /** Output tokens per exit: index i counts tokens drafted by head i, the last index the full model. */
     public int[] exitsPerHead() {
-        int[] counts = new int[headLayers.length + 1];
-        for (int e : exitLayers) {
-            int i = Arrays.binarySearch(headLayers, e);
-            counts[i >= 0 && e < modelLayers ? i : headLayers.length]++;
-        }
-        return counts;
+        return EarlyExitResult.countPerHead(exitLayers, headLayers, modelLayers, finalHeadAccepted);
     }
 
     /** Everything as JSON-ready fields (snake_case; arrays stay int[]); the CLI adds the text. */

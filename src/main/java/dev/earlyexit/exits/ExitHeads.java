@@ -181,8 +181,10 @@ public final class ExitHeads {
             List<TrainableHead> heads = new ArrayList<>();
             int d = c.dim();
             for (int layer : layers) {
-                if (layer < 1 || layer >= c.layers()) {
-                    throw new ModelFormatException(file + ": head layer " + layer + " is outside [1, " + (c.layers() - 1) + "]");
+                int top = kind == HeadKind.SUBSET ? c.layers() : c.layers() - 1;
+                if (layer < 1 || layer > top) {
+                    throw new ModelFormatException(file + ": head layer " + layer + " is outside [1, " + top + "]"
+                            + (kind == HeadKind.SUBSET ? "" : " (only a subset head may sit after the last layer)"));
                 }
                 String p = "head." + layer + ".";
                 float[] gain = st.read(p + "norm.weight", d);

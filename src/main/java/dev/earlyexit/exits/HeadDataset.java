@@ -229,8 +229,8 @@ public final class HeadDataset {
         ModelConfig c = model.config();
         int d = c.dim();
         for (int i = 0; i < layers.length; i++) {
-            if (layers[i] < 1 || layers[i] >= c.layers() || (i > 0 && layers[i] <= layers[i - 1])) {
-                throw new IllegalArgumentException("head layers must be ascending, each in [1, " + (c.layers() - 1)
+            if (layers[i] < 1 || layers[i] > c.layers() || (i > 0 && layers[i] <= layers[i - 1])) {
+                throw new IllegalArgumentException("head layers must be ascending, each in [1, " + c.layers()
                         + "], got " + Arrays.toString(layers));
             }
         }

@@ -48,6 +48,15 @@ public record HeadSet(String name, String identity, List<ExitHead> heads) {
         return heads.stream().mapToInt(ExitHead::layer).toArray();
     }
 
+    /**
+     * An exit's label in per-layer tables and JSON: a head's layer ("4"), "6-head" for a head after the
+     * last layer of a 6-layer model (it shares its layer with the model's classifier), and "6" for the
+     * model's own classifier.
+     */
+    public static String exitLabel(int layer, int modelLayers, boolean head) {
+        return head && layer == modelLayers ? layer + "-head" : Integer.toString(layer);
+    }
+
     public int size() {
         return heads.size();
     }

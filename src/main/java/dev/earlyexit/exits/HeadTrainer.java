@@ -77,7 +77,7 @@ public final class HeadTrainer {
     /** Runs options.steps() steps and returns the per-step metrics. */
     public TrainingHistory train(HeadDataset data, StepListener listener) {
         int[] slot = slots(data);
-        AdamW adam = new AdamW(heads, options.weightDecay());
+        AdamW adam = new AdamW(heads.stream().filter(h -> !isFrozen(h)).toList(), options.weightDecay());
         TrainingHistory history = new TrainingHistory(layers(), options.steps());
         int[] order = new int[data.size()];
         for (int i = 0; i < order.length; i++) {
@@ -217,10 +217,20 @@ public final class HeadTrainer {
                 ceOut[h] = ce / B;
                 confOut[h] = conf / B;
             }
-            if (gradients) {
+            if (gradients && !isFrozen(head)) {
                 head.backwardBatch(hiddenBatch[h], B, z, kernels);
             }
         }
+    }
+
+    /**
+     * A head after the last layer is not trained: copied, it is the model's own final norm and classifier
+     * restricted to its vocabulary, which is exactly its target (p_model restricted and renormalised), so
+     * training could only move it away (measured on stories15M: held-out agreement 0.937 copied, 0.866
+     * after 3000 steps at λ = 0.1).
+     */
+    boolean isFrozen(TrainableHead head) {
+        return head.layer() == model.config().layers();
     }
 
     /** Mean entropy (nats) of the model's own distribution over the last {@link #evaluate}d data. */

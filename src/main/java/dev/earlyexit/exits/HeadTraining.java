@@ -41,6 +41,20 @@ public final class HeadTraining {
     }
 
     /** Default head layers: every layer but the last for models of up to 8 layers, else 4 evenly spaced. */
+    /**
+     * Default head layers: {@link #defaultLayers(int)}, and for subset heads also the last layer, where
+     * a head over the few hundred tokens the model mostly predicts stands in for the full classifier.
+     */
+    public static int[] defaultLayers(int modelLayers, HeadKind kind) {
+        int[] l = defaultLayers(modelLayers);
+        if (kind != HeadKind.SUBSET) {
+            return l;
+        }
+        int[] withLast = java.util.Arrays.copyOf(l, l.length + 1);
+        withLast[l.length] = modelLayers;
+        return withLast;
+    }
+
     public static int[] defaultLayers(int modelLayers) {
         if (modelLayers <= 8) {
             int[] l = new int[modelLayers - 1];
@@ -52,12 +66,16 @@ public final class HeadTraining {
         return new int[] {modelLayers / 5, 2 * modelLayers / 5, 3 * modelLayers / 5, 4 * modelLayers / 5};
     }
 
-    /** New, untrained heads for the setup (random weights from the training seed, one stream per head). */
+    /**
+     * New, untrained heads for the setup (random weights from the training seed, one stream per head).
+     * A head after the last layer is always a copy: see {@link HeadTrainer#isFrozen}.
+     */
     public static List<TrainableHead> newHeads(Setup s, ModelConfig c, ModelWeights w, VocabularySubset subset) {
         List<TrainableHead> heads = new ArrayList<>();
         for (int layer : s.layers()) {
             SplittableRandom r = new SplittableRandom(s.training().seed() * 31 + layer);
-            heads.add(HeadFactory.create(s.kind(), s.init(), layer, c, w, subset, s.adapterRank(), r));
+            HeadInit init = layer == c.layers() ? HeadInit.COPY : s.init();
+            heads.add(HeadFactory.create(s.kind(), init, layer, c, w, subset, s.adapterRank(), r));
         }
         return heads;
     }

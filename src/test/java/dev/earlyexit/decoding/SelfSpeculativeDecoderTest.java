@@ -153,11 +153,11 @@ class SelfSpeculativeDecoderTest {
     }
 
     @Test
-    void headsMustBeAscendingAndBeforeTheLastLayer() {
+    void headsMustBeAscendingAndWithinTheModel() {
         var w = heads.get(0);
         assertThatThrownBy(() -> new SelfSpeculativeDecoder(tf, List.of(heads.get(1), w), ExitCriterion.always(), 4))
                 .hasMessageContaining("ascending");
-        assertThatThrownBy(() -> SelfSpeculativeDecoder.layerSkip(tf, new ExitHeadAt(c.layers(), w), 4))
+        assertThatThrownBy(() -> SelfSpeculativeDecoder.layerSkip(tf, new ExitHeadAt(c.layers() + 1, w), 4))
                 .hasMessageContaining("cannot draft");
         assertThatThrownBy(() -> SelfSpeculativeDecoder.layerSkip(tf, w, 0)).hasMessageContaining("draft length");
     }

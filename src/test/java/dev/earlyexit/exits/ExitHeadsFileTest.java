@@ -54,6 +54,25 @@ class ExitHeadsFileTest {
 
     @ParameterizedTest
     @EnumSource(HeadKind.class)
+    void onlyASubsetHeadMaySitAfterTheLastLayer(HeadKind kind) throws IOException {
+        SplittableRandom r = new SplittableRandom(3);
+        VocabularySubset subset = new VocabularySubset(new int[] {5, 3, 9}, TinyModel.VOCAB);
+        TrainableHead last = HeadFactory.create(kind, HeadInit.COPY, TinyModel.LAYERS, tiny.config, tiny.weights,
+                subset, 3, r);
+        Path file = dir.resolve("last-" + kind.cliName() + ".safetensors");
+        new ExitHeads(List.of(last), fp, Map.of()).save(file);
+        if (kind == HeadKind.SUBSET) {
+            assertThat(ExitHeads.load(file, tiny.config, tiny.weights, fp).layers()).containsExactly(TinyModel.LAYERS);
+        } else {
+            assertThatThrownBy(() -> ExitHeads.load(file, tiny.config, tiny.weights, fp))
+                    .isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining(file.toString())
+                    .hasMessageContaining("only a subset head may sit after the last layer");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(HeadKind.class)
     void saveAndReloadGivesBitIdenticalOutputs(HeadKind kind) throws IOException {
         ExitHeads saved = heads(kind);
         Path file = dir.resolve(kind.cliName() + ".safetensors");

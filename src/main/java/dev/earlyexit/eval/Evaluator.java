@@ -35,6 +35,7 @@ public final class Evaluator {
         int[][] exitCounts = new int[S][exits];
         int[] truncated = new int[S];
         int[] sameAnswer = new int[S];
+        int[] sameAnswerNorm = new int[S];
         List<Map<String, int[]>> groups = new ArrayList<>();
         for (int s = 0; s < S; s++) {
             groups.add(new LinkedHashMap<>());
@@ -50,7 +51,7 @@ public final class Evaluator {
                 // e.g. a continuation longer than the context window: say which example.
                 throw new DatasetException(ex.location(), bad.getMessage());
             }
-            int[] fullAnswer = null;
+            int[] fullAnswer = null; // {pred, predNorm} of the full model
             for (int s = 0; s < S; s++) {
                 int[] answer;
                 if (task.isCloze()) {
@@ -58,7 +59,7 @@ public final class Evaluator {
                     acc[s][e] = o.greedy() ? 1 : 0;
                     ll[s][e] = o.logLikelihood();
                     // Same greedy prediction as the full model at every target position.
-                    answer = new int[] {o.agreeing() == o.tokens() ? 1 : 0};
+                    answer = new int[] {o.agreeing() == o.tokens() ? 1 : 0, 0};
                 } else {
                     int C = ex.requests().size();
                     double[] lls = new double[C];
@@ -72,12 +73,17 @@ public final class Evaluator {
                     acc[s][e] = pred == ex.gold() ? 1 : 0;
                     accNorm[s][e] = predNorm == ex.gold() ? 1 : 0;
                     ll[s][e] = lls[ex.gold()];
-                    answer = new int[] {pred};
+                    answer = new int[] {pred, predNorm};
                 }
                 if (s == 0) {
                     fullAnswer = answer;
-                } else if (task.isCloze() ? answer[0] == 1 : answer[0] == fullAnswer[0]) {
-                    sameAnswer[s]++;
+                } else {
+                    if (task.isCloze() ? answer[0] == 1 : answer[0] == fullAnswer[0]) {
+                        sameAnswer[s]++;
+                    }
+                    if (answer[1] == fullAnswer[1]) {
+                        sameAnswerNorm[s]++;
+                    }
                 }
                 for (Outcome[] request : scored) {
                     Outcome o = request[s];
@@ -105,7 +111,8 @@ public final class Evaluator {
         List<SettingResult> results = new ArrayList<>(S);
         for (int s = 0; s < S; s++) {
             results.add(new SettingResult(acc[s], accNorm[s], ll[s], tokens[s], layers[s], agreeing[s], uncovered[s],
-                    exitCounts[s], truncated[s], s == 0 ? -1 : sameAnswer[s], groups.get(s)));
+                    exitCounts[s], truncated[s], s == 0 ? -1 : sameAnswer[s], s == 0 ? -1 : sameAnswerNorm[s],
+                    groups.get(s)));
         }
         return results;
     }

@@ -12,11 +12,12 @@ import java.util.Map;
  * @param logLikelihood    per example, the gold continuation's log-likelihood (cloze: for perplexity)
  * @param exampleAgreement examples answered as the full model answers them (multiple choice: the same
  *                         choice; cloze: the same argmax at every target position); -1 for the full model
+ * @param exampleAgreementNorm the same for acc_norm's choice (multiple choice); -1 for the full model
  * @param groups           per group (MMLU subject): [examples, correct]
  */
 public record SettingResult(double[] acc, double[] accNorm, double[] logLikelihood, long tokens, long layers,
                             long agreeingTokens, long uncoveredTokens, int[] exitsPerLayer, int truncatedRequests,
-                            int exampleAgreement, Map<String, int[]> groups) {
+                            int exampleAgreement, int exampleAgreementNorm, Map<String, int[]> groups) {
 
     public int examples() {
         return acc.length;
@@ -71,6 +72,9 @@ public record SettingResult(double[] acc, double[] accNorm, double[] logLikeliho
         o.put("token_agreement", round(tokens == 0 ? 1 : (double) agreeingTokens / tokens));
         if (exampleAgreement >= 0) {
             o.put("example_agreement", round((double) exampleAgreement / examples()));
+            if (task.reportsAccNorm()) {
+                o.put("example_agreement_norm", round((double) exampleAgreementNorm / examples()));
+            }
         }
         o.put("uncovered_tokens", uncoveredTokens);
         Map<String, Integer> perLayer = new LinkedHashMap<>();

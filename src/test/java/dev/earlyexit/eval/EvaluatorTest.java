@@ -71,7 +71,7 @@ class EvaluatorTest {
         assertThat(j.get("acc_norm_stderr")).isEqualTo(0.0);
         assertThat(j.get("acc_norm_count")).isEqualTo(3L);
         assertThat(j.get("mean_layers")).isEqualTo(6.0);
-        assertThat(j).doesNotContainKey("example_agreement");
+        assertThat(j).doesNotContainKey("example_agreement").doesNotContainKey("example_agreement_norm");
         @SuppressWarnings("unchecked")
         Map<String, Map<String, Object>> groups = (Map<String, Map<String, Object>>) j.get("acc_by_subject");
         assertThat(groups.get("math")).containsEntry("examples", 2).containsEntry("acc", 0.5);
@@ -87,6 +87,8 @@ class EvaluatorTest {
         assertThat(early.exitsPerLayer()).containsExactly(7, 7);
         Map<String, Object> e = early.toJson(Task.HELLASWAG, new int[] {3, 6});
         assertThat(e.get("example_agreement")).isEqualTo(0.666667);
+        // acc_norm's choices did not move (example 1: -0.5, -3, -0.3 still picks choice 2).
+        assertThat(e.get("example_agreement_norm")).isEqualTo(1.0);
         assertThat(e.get("token_agreement")).isEqualTo(0.5);
         assertThat(e.get("exits_per_layer")).isEqualTo(Map.of("3", 7, "6", 7));
     }
@@ -122,6 +124,8 @@ class EvaluatorTest {
         Map<String, Object> j = full.toJson(Task.LAMBADA, new int[] {3, 6});
         assertThat(j.get("acc_stderr")).isEqualTo(0.5);
         assertThat(j).doesNotContainKey("acc_norm");
+        assertThat(r.get(1).toJson(Task.LAMBADA, new int[] {3, 6})).containsKey("example_agreement")
+                .doesNotContainKey("example_agreement_norm");
         // Delta method: ppl x stderr of the mean log-likelihood (sample sd of (-2, -4) is sqrt 2, over sqrt 2).
         assertThat((Double) j.get("perplexity_stderr")).isCloseTo(Math.exp(3), within(1e-5));
         assertThat(r.get(1).perplexity()).isCloseTo(Math.exp(3.5), within(1e-12));

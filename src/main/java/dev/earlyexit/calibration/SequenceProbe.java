@@ -7,6 +7,7 @@ import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.tensor.Kernels;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -26,6 +27,9 @@ public final class SequenceProbe {
     private final float[] chunkOut;
     private final float[] chunkIn;
     private final float[] probs;
+    /** The tokens whose K/V the cache holds, positions [0, cachedLength). */
+    private int[] cachedIds = new int[0];
+    private int cachedLength;
 
     /**
      * What every exit and the full model answer at each position t of a sequence of n tokens (the
@@ -60,31 +64,70 @@ public final class SequenceProbe {
         return metrics;
     }
 
+    /** Every position of the sequence, computed from scratch. */
     public Result run(int[] ids) {
+        cache.clear();
+        cachedLength = 0;
+        return run(ids, 0, ids.length);
+    }
+
+    /**
+     * Runs tokens [0, to) and records the answers at positions [from, to) only; the others hold -1 (argmax)
+     * and NaN. Scoring a continuation needs just its own positions, and the classifier (32000 x 288 on
+     * stories15M) is most of the cost of a position. The KV entries of the longest prefix shared with the
+     * previous call's tokens (at most {@code from} of them) are kept rather than recomputed: a causal
+     * model's K/V at a position depend only on the tokens up to it, so choices that share a context run
+     * that context once.
+     */
+    public Result run(int[] ids, int from, int to) {
         ModelConfig c = model.config();
         int n = ids.length;
+        if (from < 0 || from > to || to > n) {
+            throw new IllegalArgumentException("positions [" + from + ", " + to + ") are outside [0, " + n + "]");
+        }
         int dim = c.dim();
         int K = heads.size();
-        cache.clear();
-        float[] x = new float[n * dim];
+        int reuse = 0;
+        int shared = Math.min(Math.min(cachedLength, from), to);
+        while (reuse < shared && cachedIds[reuse] == ids[reuse]) {
+            reuse++;
+        }
+        cache.truncateAll(reuse);
+        cachedLength = reuse; // until this run completes, only the shared prefix is known to be in the cache
+        int fed = to - reuse;
+        float[] x = new float[fed * dim];
         float[][] hidden = new float[K][];
-        model.embed(ids, 0, n, 0, x);
-        for (int l = 0; l < c.layers(); l++) {
-            model.forward(x, n, l, l + 1, cache);
-            for (int k = 0; k < K; k++) {
-                if (heads.head(k).layer() == l + 1) {
-                    hidden[k] = x.clone();
+        if (fed > 0) {
+            model.embed(ids, reuse, fed, reuse, x);
+            for (int l = 0; l < c.layers(); l++) {
+                model.forward(x, fed, l, l + 1, cache);
+                for (int k = 0; k < K; k++) {
+                    if (heads.head(k).layer() == l + 1) {
+                        hidden[k] = x.clone();
+                    }
                 }
             }
         }
+        cachedIds = ids.clone();
+        cachedLength = to;
         int[] modelArgmax = new int[n];
         float[] modelLogProb = new float[n];
         int[][] headArgmax = new int[K][n];
         float[][] headLogProb = new float[K][n];
         double[][][] conf = new double[metrics.size()][K][n];
-        for (int t0 = 0; t0 < n; t0 += CHUNK) {
-            int T = Math.min(CHUNK, n - t0);
-            System.arraycopy(x, t0 * dim, chunkIn, 0, T * dim);
+        Arrays.fill(modelArgmax, -1);
+        Arrays.fill(modelLogProb, Float.NaN);
+        for (int k = 0; k < K; k++) {
+            Arrays.fill(headArgmax[k], -1);
+            Arrays.fill(headLogProb[k], Float.NaN);
+            for (double[][] m : conf) {
+                Arrays.fill(m[k], Double.NaN);
+            }
+        }
+        for (int t0 = from; t0 < to; t0 += CHUNK) {
+            int T = Math.min(CHUNK, to - t0);
+            int row0 = t0 - reuse; // x holds positions [reuse, to)
+            System.arraycopy(x, row0 * dim, chunkIn, 0, T * dim);
             model.logitsBlock(chunkIn, T, chunkOut);
             for (int t = 0; t < T; t++) {
                 int pos = t0 + t;
@@ -96,7 +139,7 @@ public final class SequenceProbe {
             for (int k = 0; k < K; k++) {
                 ExitHead h = heads.head(k);
                 int m = h.outputSize();
-                h.logitsBlock(hidden[k], t0 * dim, dim, T, chunkOut, model.pool());
+                h.logitsBlock(hidden[k], row0 * dim, dim, T, chunkOut, model.pool());
                 for (int t = 0; t < T; t++) {
                     int pos = t0 + t;
                     int off = t * m;

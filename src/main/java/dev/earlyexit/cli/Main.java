@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "earlyexit", mixinStandardHelpOptions = true, version = "earlyexit 0.1.0",
         description = "Early-exit inference for pre-trained causal language models, in pure Java.",
         subcommands = {DemoCommand.class, GenerateCommand.class, TrainHeadsCommand.class, CalibrateCommand.class, ScoreCommand.class,
+                EvalCommand.class,
                 TokenizeCommand.class, BenchCommand.class, FetchCommand.class, ConvertCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {

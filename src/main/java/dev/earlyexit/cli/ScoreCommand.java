@@ -3,7 +3,7 @@ package dev.earlyexit.cli;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.SequenceProbe;
-import dev.earlyexit.decoding.EarlyExitDecoder;
+import dev.earlyexit.decoding.TeacherForcedExit;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -24,9 +24,6 @@ import java.util.concurrent.Callable;
         description = "Score a text teacher-forced: agreement of the chosen token with the full model's argmax, "
                 + "perplexity of the text under the distribution used at each position, mean layers per token.")
 final class ScoreCommand implements Callable<Integer> {
-    /** Probability given to a token the answering head cannot produce (a reduced-vocabulary head). */
-    static final double UNCOVERED_PROBABILITY = 1e-9;
-
     @Mixin
     ModelOptions modelOptions;
 
@@ -86,18 +83,16 @@ final class ScoreCommand implements Callable<Integer> {
                 int[] w = java.util.Arrays.copyOfRange(ids, start, end);
                 SequenceProbe.Result r = probe.run(w);
                 for (int t = 0; t < w.length - 1; t++) {
-                    int k = early ? EarlyExitDecoder.exitingHead(r.confidence()[0], t, tau) : -1;
-                    int chosen = k < 0 ? r.modelArgmax()[t] : r.headArgmax()[k][t];
-                    double lp = k < 0 ? r.modelLogProb()[t] : r.headLogProb()[k][t];
-                    if (lp == Double.NEGATIVE_INFINITY) {
+                    // Full mode has no thresholds, so the full model answers everywhere.
+                    TeacherForcedExit.Position p = TeacherForcedExit.at(r, r.confidence()[0], t, tau, heads, L);
+                    if (p.uncovered()) {
                         uncovered++;
-                        lp = Math.log(UNCOVERED_PROBABILITY);
                     }
-                    nll -= lp;
+                    nll -= p.logProb();
                     fullNll -= r.modelLogProb()[t];
-                    exits[k < 0 ? K : k]++;
-                    layers += k < 0 ? L : heads.head(k).layer();
-                    if (chosen == r.modelArgmax()[t]) {
+                    exits[p.head() < 0 ? K : p.head()]++;
+                    layers += p.layers();
+                    if (p.chosen() == r.modelArgmax()[t]) {
                         agree++;
                     }
                     scored++;

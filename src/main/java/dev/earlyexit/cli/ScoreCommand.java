@@ -113,7 +113,7 @@ final class ScoreCommand implements Callable<Integer> {
         o.put("mean_layers", GenerateCommand.round((double) layers / scored));
         Map<String, Integer> perLayer = new LinkedHashMap<>();
         for (int k = 0; k <= K; k++) {
-            perLayer.put(Integer.toString(k < K ? heads.head(k).layer() : L), exits[k]);
+            perLayer.put(k < K ? HeadSet.exitLabel(heads.head(k).layer(), L, true) : Integer.toString(L), exits[k]);
         }
         o.put("exits_per_layer", perLayer);
         o.put("uncovered_tokens", uncovered);

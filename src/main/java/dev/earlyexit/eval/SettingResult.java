@@ -1,5 +1,6 @@
 package dev.earlyexit.eval;
 
+import dev.earlyexit.exits.HeadSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -78,8 +79,10 @@ public record SettingResult(double[] acc, double[] accNorm, double[] logLikeliho
         }
         o.put("uncovered_tokens", uncoveredTokens);
         Map<String, Integer> perLayer = new LinkedHashMap<>();
+        int modelLayers = exitLayers[exitLayers.length - 1];
         for (int k = 0; k < exitLayers.length; k++) {
-            perLayer.put(Integer.toString(exitLayers[k]), exitsPerLayer[k]);
+            boolean head = k < exitLayers.length - 1;
+            perLayer.put(HeadSet.exitLabel(exitLayers[k], modelLayers, head), exitsPerLayer[k]);
         }
         o.put("exits_per_layer", perLayer);
         o.put("truncated_requests", truncatedRequests);

@@ -26,8 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -218,8 +216,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private Path writeReport(Map<String, Object> report, Path headsFile) throws Exception {
-        Path dir = out != null ? out : Path.of("reports", "demo-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = out != null ? out : ReportFolder.timestamped("demo");
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("results.json"), Json.write(report));
         Path plot = headsFile.resolveSibling(headsFile.getFileName().toString().replaceFirst("\\.safetensors$", ".png"));

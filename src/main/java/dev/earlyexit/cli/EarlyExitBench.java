@@ -33,9 +33,25 @@ final class EarlyExitBench {
     private EarlyExitBench() {
     }
 
+    /** @param showProgress a progress bar on standard error: one step per prompt and setting */
     static Map<String, Object> run(LoadedModel model, List<String> prompts, int tokensWanted, int runs, int warmup,
                                    double[] epsilons, List<EarlyExitDecoder.KvFill> fills, ExitOptions exitOptions,
-                                   ThreadPool pool) throws Exception {
+                                   ThreadPool pool, boolean showProgress) throws Exception {
+        int steps = prompts.size() * (1 + epsilons.length * fills.size());
+        try (Progress progress = Progress.start(showProgress, "early exit, " + threads(pool), steps)) {
+            return measure(model, prompts, tokensWanted, runs, warmup, epsilons, fills, exitOptions, pool, progress);
+        }
+    }
+
+    /** "1 thread", "2 threads": progress bar labels. */
+    static String threads(ThreadPool pool) {
+        return pool.threads() + (pool.threads() == 1 ? " thread" : " threads");
+    }
+
+    private static Map<String, Object> measure(LoadedModel model, List<String> prompts, int tokensWanted, int runs,
+                                               int warmup, double[] epsilons, List<EarlyExitDecoder.KvFill> fills,
+                                               ExitOptions exitOptions, ThreadPool pool, Progress progress)
+            throws Exception {
         ModelConfig c = model.config();
         ConfidenceMetric metric = exitOptions.metric();
         HeadSet heads = exitOptions.headSet(model);
@@ -54,22 +70,16 @@ final class EarlyExitBench {
             promptIds[p] = GenerateCommand.encodePrompt(model, prompts.get(p));
             Generator.checkPrompt(promptIds[p], c);
             int tokens = Math.min(tokensWanted, c.maxSeqLen() - promptIds[p].length);
-            for (int i = 0; i < warmup; i++) {
-                full.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
-            }
-            double[] ms = new double[runs];
-            GenerationResult last = null;
-            for (int i = 0; i < runs; i++) {
-                last = full.generate(promptIds[p], tokens, SamplingOptions.GREEDY, null, false);
-                ms[i] = last.decodeMs();
-            }
-            fullIds[p] = last.ids();
-            fullMs += BenchCommand.median(ms);
-            fullSteps += last.decodeSteps();
+            FullDecode f = timeFullModel(full, promptIds[p], tokens, runs, warmup);
+            fullIds[p] = f.ids();
+            fullMs += f.medianMs();
+            fullSteps += f.steps();
             int[] seq = concat(promptIds[p], fullIds[p]);
             probes[p] = probe.run(seq);
+            progress.step();
         }
         double fullTps = fullSteps / (fullMs / 1000.0);
+        long generatedTokens = Arrays.stream(fullIds).mapToLong(ids -> ids.length).sum();
 
         List<Map<String, Object>> rows = new ArrayList<>();
         for (double eps : epsilons) {
@@ -130,6 +140,7 @@ final class EarlyExitBench {
                         }
                     }
                     allTokens += tokens;
+                    progress.step();
                     // Token agreement, teacher-forced on the full model's text (decode positions: token 1 on).
                     if (fill != EarlyExitDecoder.KvFill.EXACT) {
                         // The approximate cache is not the full model's: teacher-force the decode loop itself.
@@ -199,6 +210,7 @@ final class EarlyExitBench {
         out.put("prompts", prompts);
         out.put("runs", runs);
         out.put("full_tokens_per_s", GenerateCommand.round(fullTps));
+        out.put("generated_tokens", generatedTokens);
         out.put("results", rows);
         LayerWeights l0 = model.weights().layers()[0];
         out.put("bytes_per_layer", l0.wqkv().bytes() + l0.wo().bytes() + l0.wUp().bytes() + l0.wDown().bytes());
@@ -209,6 +221,24 @@ final class EarlyExitBench {
         out.put("bytes_per_head_call", headBytes);
         out.put("bytes_classifier", model.weights().classifier().bytes());
         return out;
+    }
+
+    /** The full model's greedy tokens for one prompt and the median decode time of its timed runs. */
+    record FullDecode(int[] ids, double medianMs, long steps) {
+    }
+
+    /** Greedy full-model decoding of one prompt: {@code warmup} untimed runs, then the median of {@code runs}. */
+    static FullDecode timeFullModel(Generator full, int[] promptIds, int tokens, int runs, int warmup) {
+        for (int i = 0; i < warmup; i++) {
+            full.generate(promptIds, tokens, SamplingOptions.GREEDY, null, false);
+        }
+        double[] ms = new double[runs];
+        GenerationResult last = null;
+        for (int i = 0; i < runs; i++) {
+            last = full.generate(promptIds, tokens, SamplingOptions.GREEDY, null, false);
+            ms[i] = last.decodeMs();
+        }
+        return new FullDecode(last.ids(), BenchCommand.median(ms), last.decodeSteps());
     }
 
     /** The rows of the consulted heads only, in their order. */

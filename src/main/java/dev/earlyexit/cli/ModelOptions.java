@@ -39,11 +39,16 @@ final class ModelOptions {
     }
 
     ThreadPool pool() {
+        return new ThreadPool(threadCount());
+    }
+
+    /** --threads, else every core. */
+    int threadCount() {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         if (n < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + n);
         }
-        return new ThreadPool(n);
+        return n;
     }
 
     static final class DTypeConverter implements ITypeConverter<DType> {

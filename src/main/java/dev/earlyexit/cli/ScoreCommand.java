@@ -2,8 +2,6 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
-import dev.earlyexit.calibration.SequenceProbe;
-import dev.earlyexit.decoding.TeacherForcedExit;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -65,40 +63,16 @@ final class ScoreCommand implements Callable<Integer> {
             Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
             tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
         }
-        int K = heads.size();
-        int[] exits = new int[K + 1];
-        long scored = 0;
-        long agree = 0;
-        long layers = 0;
-        long uncovered = 0;
-        double nll = 0;
-        double fullNll = 0;
-        int window = model.config().maxSeqLen();
+        // The early-exit thresholds and, scored on the same probe, none at all: the full model's perplexity.
+        double[] never = new double[heads.size()];
+        java.util.Arrays.fill(never, Double.POSITIVE_INFINITY);
+        List<Map<String, Object>> scores;
         try (ThreadPool pool = modelOptions.pool()) {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
-            SequenceProbe probe = new SequenceProbe(tf, heads, List.of(metric));
-            // Windows of the context length overlapping by one token, so every token after the first is predicted once.
-            for (int start = 0; start < ids.length - 1; start += window - 1) {
-                int end = Math.min(ids.length, start + window);
-                int[] w = java.util.Arrays.copyOfRange(ids, start, end);
-                SequenceProbe.Result r = probe.run(w);
-                for (int t = 0; t < w.length - 1; t++) {
-                    // Full mode has no thresholds, so the full model answers everywhere.
-                    TeacherForcedExit.Position p = TeacherForcedExit.at(r, r.confidence()[0], t, tau, heads, L);
-                    if (p.uncovered()) {
-                        uncovered++;
-                    }
-                    nll -= p.logProb();
-                    fullNll -= r.modelLogProb()[t];
-                    exits[p.head() < 0 ? K : p.head()]++;
-                    layers += p.layers();
-                    if (p.chosen() == r.modelArgmax()[t]) {
-                        agree++;
-                    }
-                    scored++;
-                }
-            }
+            scores = TeacherForcedScoring.score(tf, heads, metric, ids, List.of(tau, never),
+                    Progress.start(false, "score", 0));
         }
+        Map<String, Object> chosen = scores.get(0);
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("mode", early ? "early-exit" : "full");
         if (early) {
@@ -106,22 +80,19 @@ final class ScoreCommand implements Callable<Integer> {
             o.put("metric", metric.id());
             o.put("heads", heads.name());
         }
-        o.put("tokens", scored);
-        o.put("agreement", GenerateCommand.round((double) agree / scored));
-        o.put("perplexity", GenerateCommand.round(Math.exp(nll / scored)));
-        o.put("full_perplexity", GenerateCommand.round(Math.exp(fullNll / scored)));
-        o.put("mean_layers", GenerateCommand.round((double) layers / scored));
-        Map<String, Integer> perLayer = new LinkedHashMap<>();
-        for (int k = 0; k <= K; k++) {
-            perLayer.put(k < K ? HeadSet.exitLabel(heads.head(k).layer(), L, true) : Integer.toString(L), exits[k]);
-        }
+        o.put("tokens", chosen.get("tokens"));
+        o.put("agreement", chosen.get("agreement"));
+        o.put("perplexity", chosen.get("perplexity"));
+        o.put("full_perplexity", scores.get(1).get("perplexity"));
+        o.put("mean_layers", chosen.get("mean_layers"));
+        Object perLayer = chosen.get("exits_per_layer");
         o.put("exits_per_layer", perLayer);
-        o.put("uncovered_tokens", uncovered);
+        o.put("uncovered_tokens", chosen.get("uncovered_tokens"));
         if (json) {
             System.out.println(Json.write(o));
         } else {
-            System.out.printf("%d tokens (%s): agreement with the full model %s, perplexity %s (full model %s), "
-                            + "mean layers %s of %d, exits per layer %s%n", scored, o.get("mode"), o.get("agreement"),
+            System.out.printf("%s tokens (%s): agreement with the full model %s, perplexity %s (full model %s), "
+                            + "mean layers %s of %d, exits per layer %s%n", o.get("tokens"), o.get("mode"), o.get("agreement"),
                     o.get("perplexity"), o.get("full_perplexity"), o.get("mean_layers"), L, perLayer);
         }
         return 0;

@@ -4,7 +4,6 @@ import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.decoding.ExitCriterion;
-import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SpeculativeSweep;
@@ -14,18 +13,12 @@ import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.tensor.ThreadPool;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * {@code bench --mode dssd}: self-speculative decoding over ε x maximum draft length, and the
@@ -37,9 +30,13 @@ final class SpeculativeBench {
     private SpeculativeBench() {
     }
 
+    /**
+     * @param runs         timed repetitions of every sweep; each setting reports its run of median speed
+     * @param showProgress a progress bar on standard error: a step per prompt, then per ε and per head per run
+     */
     static Map<String, Object> run(LoadedModel model, List<String> prompts, int tokensWanted, double[] epsilons,
-                                   int[] maxDrafts, int[] draftLengths, ExitOptions exitOptions, ThreadPool pool,
-                                   Path reportDir) throws Exception {
+                                   int[] maxDrafts, int[] draftLengths, int runs, ExitOptions exitOptions,
+                                   ThreadPool pool, boolean showProgress) throws Exception {
         ModelConfig c = model.config();
         ConfidenceMetric metric = exitOptions.metric();
         HeadSet heads = exitOptions.headSet(model);
@@ -53,35 +50,62 @@ final class SpeculativeBench {
             promptIds.add(ids);
             tokens = Math.min(tokens, c.maxSeqLen() - ids.length);
         }
-
-        // Full model first (after one warm-up pass over every prompt, as every mode gets below).
-        Generator full = new Generator(tf);
-        for (int[] ids : promptIds) {
-            full.generate(ids, tokens, SamplingOptions.GREEDY, null, false);
-        }
-        long fullTokens = 0;
-        double fullMs = 0;
-        for (int[] ids : promptIds) {
-            GenerationResult r = full.generate(ids, tokens, SamplingOptions.GREEDY, null, false);
-            fullTokens += r.decodeSteps();
-            fullMs += r.decodeMs();
-        }
-        double fullTps = fullTokens / (fullMs / 1000.0);
-
-        List<SpeculativeSweep.Row> dssd = new ArrayList<>();
+        Map<Double, CalibratedDraft> drafts = new LinkedHashMap<>();
         for (double eps : epsilons) {
             double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), eps);
-            Optional<CalibratedDraft> draft = CalibratedDraft.of(heads, tau, metric);
-            if (draft.isEmpty()) {
-                continue;
-            }
-            List<ExitHead> drafting = draft.get().heads();
-            Map<String, ExitCriterion> one = Map.of("eps " + eps, draft.get().criterion());
-            SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds.subList(0, 1), tokens); // warm-up
-            dssd.addAll(SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds, tokens));
+            CalibratedDraft.of(heads, tau, metric).ifPresent(d -> drafts.put(eps, d));
         }
-        SpeculativeSweep.layerSkip(tf, heads.heads(), new int[] {draftLengths[0]}, promptIds.subList(0, 1), tokens);
-        List<SpeculativeSweep.Row> skip = SpeculativeSweep.layerSkip(tf, heads.heads(), draftLengths, promptIds, tokens);
+        int steps = promptIds.size() + runs * (drafts.size() + heads.size());
+        List<SpeculativeSweep.Row> dssd;
+        List<SpeculativeSweep.Row> skip;
+        List<Double> dssdEpsilons = new ArrayList<>();
+        double fullTps;
+        try (Progress progress = Progress.start(showProgress, "dssd and layerskip, " + EarlyExitBench.threads(pool),
+                steps)) {
+            // Full model first (after one warm-up pass over every prompt, as every mode gets below).
+            Generator full = new Generator(tf);
+            long fullTokens = 0;
+            double fullMs = 0;
+            for (int[] ids : promptIds) {
+                EarlyExitBench.FullDecode f = EarlyExitBench.timeFullModel(full, ids, tokens, runs, 1);
+                fullTokens += f.steps();
+                fullMs += f.medianMs();
+                progress.step();
+            }
+            fullTps = fullTokens / (fullMs / 1000.0);
+
+            List<List<SpeculativeSweep.Row>> dssdRuns = new ArrayList<>();
+            List<List<SpeculativeSweep.Row>> skipRuns = new ArrayList<>();
+            for (int run = 0; run < runs; run++) {
+                List<SpeculativeSweep.Row> d = new ArrayList<>();
+                for (Map.Entry<Double, CalibratedDraft> e : drafts.entrySet()) {
+                    List<ExitHead> drafting = e.getValue().heads();
+                    Map<String, ExitCriterion> one = Map.of("eps " + e.getKey(), e.getValue().criterion());
+                    if (run == 0) {
+                        SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds.subList(0, 1), tokens); // warm-up
+                    }
+                    List<SpeculativeSweep.Row> rows = SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds, tokens);
+                    d.addAll(rows);
+                    if (run == 0) {
+                        rows.forEach(r -> dssdEpsilons.add(e.getKey()));
+                    }
+                    progress.step();
+                }
+                dssdRuns.add(d);
+                if (run == 0) {
+                    SpeculativeSweep.layerSkip(tf, heads.heads(), new int[] {draftLengths[0]}, promptIds.subList(0, 1),
+                            tokens);
+                }
+                List<SpeculativeSweep.Row> s = new ArrayList<>();
+                for (ExitHead head : heads.heads()) {
+                    s.addAll(SpeculativeSweep.layerSkip(tf, List.of(head), draftLengths, promptIds, tokens));
+                    progress.step();
+                }
+                skipRuns.add(s);
+            }
+            dssd = medianRows(dssdRuns);
+            skip = medianRows(skipRuns);
+        }
 
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("mode", "dssd");
@@ -90,8 +114,13 @@ final class SpeculativeBench {
         out.put("threads", pool.threads());
         out.put("prompts", prompts.size());
         out.put("tokens_per_prompt", tokens);
+        out.put("runs", runs);
         out.put("full_tokens_per_s", GenerateCommand.round(fullTps));
-        out.put("dssd", rows(dssd, fullTps));
+        List<Map<String, Object>> dssdJson = rows(dssd, fullTps);
+        for (int i = 0; i < dssdJson.size(); i++) {
+            dssdJson.get(i).put("epsilon", dssdEpsilons.get(i));
+        }
+        out.put("dssd", dssdJson);
         out.put("layerskip", rows(skip, fullTps));
         if (!dssd.isEmpty()) {
             SpeculativeSweep.Row fastest = SpeculativeSweep.fastest(dssd);
@@ -106,14 +135,22 @@ final class SpeculativeBench {
             out.put("acceptance_rate_ratio", GenerateCommand.round(
                     fastest.acceptanceRate() / Math.max(1e-9, bestSkip.acceptanceRate())));
         }
-        if (reportDir != null) {
-            Files.createDirectories(reportDir);
-            Files.writeString(reportDir.resolve("dssd.json"), Json.write(out));
-            Files.writeString(reportDir.resolve("dssd.csv"), csv(dssd, skip, fullTps));
-            plot(dssd, skip, reportDir.resolve("dssd.png"));
-            out.put("report", reportDir.toString());
-        }
         return out;
+    }
+
+    /**
+     * Per setting (same index in every run), the run of median speed (the lower middle one for an even
+     * count): a real run, so its acceptance and timings stay consistent with its speed.
+     */
+    static List<SpeculativeSweep.Row> medianRows(List<List<SpeculativeSweep.Row>> runs) {
+        List<SpeculativeSweep.Row> medians = new ArrayList<>();
+        for (int i = 0; i < runs.get(0).size(); i++) {
+            int setting = i;
+            List<SpeculativeSweep.Row> samples = new ArrayList<>(runs.stream().map(r -> r.get(setting)).toList());
+            samples.sort(Comparator.comparingDouble(SpeculativeSweep.Row::tokensPerSecond));
+            medians.add(samples.get((samples.size() - 1) / 2));
+        }
+        return medians;
     }
 
     private static List<Map<String, Object>> rows(List<SpeculativeSweep.Row> rows, double fullTps) {
@@ -139,44 +176,5 @@ final class SpeculativeBench {
         m.put("verify_ms", GenerateCommand.round(r.verifyMs()));
         m.put("head_calls", r.headCalls());
         return m;
-    }
-
-    private static String csv(List<SpeculativeSweep.Row> dssd, List<SpeculativeSweep.Row> skip, double fullTps) {
-        StringBuilder sb = new StringBuilder("mode,setting,exit_layer,max_draft,tokens_per_s,speedup,drafted,accepted,"
-                + "acceptance_rate,accepted_per_verification,draft_ms,verify_ms,head_calls\n");
-        for (List<SpeculativeSweep.Row> rows : List.of(dssd, skip)) {
-            for (SpeculativeSweep.Row r : rows) {
-                sb.append(String.format(java.util.Locale.ROOT, "%s,\"%s\",%d,%d,%.2f,%.4f,%d,%d,%.4f,%.4f,%.1f,%.1f,%d%n",
-                        r.mode(), r.setting(), r.exitLayer(), r.maxDraft(), r.tokensPerSecond(),
-                        r.tokensPerSecond() / fullTps, r.drafted(), r.accepted(), r.acceptanceRate(),
-                        r.meanAcceptedPerVerification(), r.draftMs(), r.verifyMs(), r.headCalls()));
-            }
-        }
-        return sb.toString();
-    }
-
-    /** Accepted tokens per verification against (maximum) draft length: one series per ε and per exit layer. */
-    private static void plot(List<SpeculativeSweep.Row> dssd, List<SpeculativeSweep.Row> skip, Path png)
-            throws IOException {
-        System.setProperty("java.awt.headless", "true");
-        XYChart chart = new XYChartBuilder().width(760).height(480)
-                .title("Accepted tokens per verification vs draft length").xAxisTitle("(maximum) draft length")
-                .yAxisTitle("accepted per verification").build();
-        addSeries(chart, dssd, "DSSD ");
-        addSeries(chart, skip, "LayerSkip ");
-        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
-    }
-
-    private static void addSeries(XYChart chart, List<SpeculativeSweep.Row> rows, String prefix) {
-        Map<String, List<SpeculativeSweep.Row>> groups = new LinkedHashMap<>();
-        for (SpeculativeSweep.Row r : rows) {
-            String key = r.exitLayer() < 0 ? r.setting().substring(0, r.setting().indexOf(',')) : "layer " + r.exitLayer();
-            groups.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
-        }
-        for (Map.Entry<String, List<SpeculativeSweep.Row>> g : groups.entrySet()) {
-            double[] x = g.getValue().stream().mapToDouble(SpeculativeSweep.Row::maxDraft).toArray();
-            double[] y = g.getValue().stream().mapToDouble(SpeculativeSweep.Row::meanAcceptedPerVerification).toArray();
-            chart.addSeries(prefix + g.getKey(), x, y);
-        }
     }
 }

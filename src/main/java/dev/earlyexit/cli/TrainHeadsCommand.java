@@ -13,9 +13,6 @@ import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.tensor.ThreadPool;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -169,12 +166,10 @@ final class TrainHeadsCommand implements Callable<Integer> {
 
             HeadTraining.Setup setup = new HeadTraining.Setup(headKind, headInit, headLayers, rank, coverage, vocab, training);
             HeadTraining.Result result;
-            try (ProgressBar bar = bar("train " + headKind.cliName(), steps)) {
+            try (Progress bar = Progress.start(!noProgress, "train " + headKind.cliName(), steps)) {
                 result = HeadTraining.run(transformer, setup, train, heldOut, (step, total, rate, agree, ent, loss) -> {
-                    if (bar != null) {
-                        bar.stepTo(step + 1);
-                        bar.setExtraMessage(running(headLayers, agree, ent));
-                    }
+                    bar.stepTo(step + 1);
+                    bar.message(running(headLayers, agree, ent));
                 });
             }
             result.heads().save(target);
@@ -214,21 +209,9 @@ final class TrainHeadsCommand implements Callable<Integer> {
 
     private HeadDataset buildData(Transformer t, LoadedModel model, int[] headLayers, HeadDataset.Spec spec, String name) {
         int total = spec.prompts().size() * spec.samplesPerPrompt() + spec.texts().size();
-        try (ProgressBar bar = bar(name, total)) {
-            return HeadDataset.build(t, model.requireTokenizer(), headLayers, spec, (done, all) -> {
-                if (bar != null) {
-                    bar.stepTo(done);
-                }
-            });
+        try (Progress bar = Progress.start(!noProgress, name, total)) {
+            return HeadDataset.build(t, model.requireTokenizer(), headLayers, spec, (done, all) -> bar.stepTo(done));
         }
-    }
-
-    private ProgressBar bar(String task, long max) {
-        if (noProgress) {
-            return null;
-        }
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500).setMaxRenderedLength(140).build();
     }
 
     private static String running(int[] layers, float[] agree, float[] ent) {

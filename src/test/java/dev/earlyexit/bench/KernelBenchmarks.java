@@ -4,21 +4,12 @@ import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.Matrix;
 import dev.earlyexit.tensor.ThreadPool;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Kernel micro-benchmarks on stories15M's shapes: the classifier (32000 x 288) and a layer's fused
@@ -26,13 +17,7 @@ import java.util.concurrent.TimeUnit;
  * matrix-matrix (T = 16, a speculative verification block) products, per storage type.
  * Run with scripts/jmh.sh.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-@State(Scope.Benchmark)
-public class KernelBenchmarks {
+public class KernelBenchmarks extends StoriesBenchmarkDefaults {
 
     @Param({"32000x288", "864x288", "288x768"})
     public String shape;

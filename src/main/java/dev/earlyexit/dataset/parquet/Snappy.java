@@ -15,7 +15,12 @@ final class Snappy {
 
     static byte[] decompress(byte[] data, int offset, int length, int expectedLength) {
         ByteSlice in = new ByteSlice(data, offset, length);
-        long declared = in.readUleb128();
+        long declared;
+        try {
+            declared = in.readUleb128();
+        } catch (ParquetDataException e) {
+            throw new ParquetDataException("Snappy block without a valid length: " + e.getMessage(), e);
+        }
         if (declared != expectedLength) {
             throw new ParquetDataException("Snappy block holds " + declared + " bytes but the page header says "
                     + expectedLength);

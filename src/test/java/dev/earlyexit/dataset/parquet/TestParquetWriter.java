@@ -54,11 +54,36 @@ final class TestParquetWriter {
     private boolean checksums;
     private int codec = Codecs.UNCOMPRESSED;
 
-    TestParquetWriter(List<Element> schema, List<List<String>> leafPaths, List<int[]> leafMaxLevels) {
-        this.schema = schema;
-        for (int i = 0; i < leafPaths.size(); i++) {
-            maxLevels.put(leafPaths.get(i), leafMaxLevels.get(i));
+    TestParquetWriter(Element... schema) {
+        this.schema = List.of(schema);
+        int[] next = {1};
+        for (int i = 0; i < schema[0].numChildren(); i++) {
+            collectLeaves(next, List.of(), 0, 0);
         }
+    }
+
+    private void collectLeaves(int[] next, List<String> parentPath, int def, int rep) {
+        Element e = schema.get(next[0]++);
+        List<String> path = new ArrayList<>(parentPath);
+        path.add(e.name());
+        int d = def + (e.repetition() == ParquetMetadata.REQUIRED ? 0 : 1);
+        int r = rep + (e.repetition() == ParquetMetadata.REPEATED ? 1 : 0);
+        if (e.numChildren() == null) {
+            maxLevels.put(path, new int[] {d, r});
+            return;
+        }
+        for (int i = 0; i < e.numChildren(); i++) {
+            collectLeaves(next, path, d, r);
+        }
+    }
+
+    /** A column chunk for the leaf at the dotted {@code path}. */
+    static Chunk chunk(int type, String path, Page... pages) {
+        return new Chunk(type, List.of(path.split("\\.")), List.of(pages));
+    }
+
+    static Page page(int[] definitionLevels, int[] repetitionLevels, Object... values) {
+        return new Page(definitionLevels, repetitionLevels, java.util.Arrays.asList(values));
     }
 
     TestParquetWriter v2Pages() {
@@ -299,10 +324,8 @@ final class TestParquetWriter {
     /** The RLE / bit-packed hybrid: RLE runs, or (bitPackedRuns) one bit-packed run. */
     byte[] hybrid(int[] values, int bitWidth) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        if (bitWidth == 0) {
-            return new byte[0];
-        }
-        if (bitPackedLevels) {
+        // Width 0 (a one-entry dictionary) still gets run headers, as parquet-cpp writes them.
+        if (bitPackedLevels && bitWidth > 0) {
             int groups = (values.length + 7) / 8;
             varint(out, (long) groups << 1 | 1);
             byte[] packed = new byte[groups * bitWidth];

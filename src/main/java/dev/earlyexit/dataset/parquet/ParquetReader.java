@@ -20,8 +20,11 @@ import java.util.Map;
  * (pyarrow's defaults and DuckDB's output). Values map to Java as follows: strings (STRING, UTF8,
  * ENUM, JSON) to {@link String}, other binary to {@code byte[]}, INT32 and INT64 to {@link Long},
  * FLOAT and DOUBLE to {@link Double}, BOOLEAN to {@link Boolean}, nulls to {@code null},
- * LIST-annotated groups (and bare repeated fields) to {@code List<Object>}, other groups to
- * {@code LinkedHashMap<String, Object>}.
+ * LIST-annotated groups (3-level, and the legacy 2-level forms) and bare repeated fields to
+ * {@code List<Object>}, other groups to {@code LinkedHashMap<String, Object>}. DECIMAL columns
+ * become {@link java.math.BigDecimal} (their unscaled integers would be wrong numbers); other
+ * annotations such as DATE or TIMESTAMP keep their stored integers. Unsigned integers are read as
+ * unsigned, and a UINT64 value beyond {@code Long.MAX_VALUE} is an error rather than a wrapped value.
  *
  * <p>Supported: data pages v1 and v2, dictionary pages, encodings PLAIN, PLAIN_DICTIONARY,
  * RLE_DICTIONARY, RLE, BIT_PACKED (levels), DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,

@@ -205,7 +205,7 @@ final class ValueDecoder {
 
     private Object binary(byte[] data, int start, int length) {
         if (leaf.valueKind == ValueKind.STRING) {
-            return utf8(ByteBuffer.wrap(data, start, length));
+            return utf8(data, start, length);
         }
         return binary(Arrays.copyOfRange(data, start, start + length));
     }
@@ -217,15 +217,21 @@ final class ValueDecoder {
             }
             return new BigDecimal(new BigInteger(value), leaf.decimalScale);
         }
-        return leaf.valueKind == ValueKind.STRING ? utf8(ByteBuffer.wrap(value)) : value;
+        return leaf.valueKind == ValueKind.STRING ? utf8(value, 0, value.length) : value;
     }
 
-    private String utf8(ByteBuffer bytes) {
-        try {
-            return utf8.decode(bytes).toString();
-        } catch (CharacterCodingException e) {
-            throw new ParquetDataException("string value is not valid UTF-8");
+    private String utf8(byte[] data, int start, int length) {
+        // The String constructor is the fast path but replaces bad bytes with U+FFFD; only when a
+        // U+FFFD shows up is the strict decoder asked whether it was really in the data.
+        String s = new String(data, start, length, StandardCharsets.UTF_8);
+        if (s.indexOf('\uFFFD') >= 0) {
+            try {
+                utf8.decode(ByteBuffer.wrap(data, start, length));
+            } catch (CharacterCodingException e) {
+                throw new ParquetDataException("string value is not valid UTF-8");
+            }
         }
+        return s;
     }
 
     private static int checkedBytes(int count, int width) {

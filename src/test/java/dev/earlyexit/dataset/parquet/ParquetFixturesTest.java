@@ -1,6 +1,7 @@
 package dev.earlyexit.dataset.parquet;
 
 import dev.earlyexit.testutil.TestModels;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -39,7 +40,7 @@ class ParquetFixturesTest {
         List<Map<String, Object>> rows = ParquetReader.readRows(fixture("hellaswag.parquet"));
         assertThat(rows).extracting(r -> r.get("ind")).containsExactly(4L, 5L, 6L, 7L);
         assertThat(rows.get(0)).containsEntry("activity_label", "Removing ice from car").containsEntry("label", "3");
-        assertThat(rows.get(0).get("endings")).asList().hasSize(4)
+        assertThat(rows.get(0).get("endings")).asInstanceOf(InstanceOfAssertFactories.LIST).hasSize(4)
                 .endsWith("the man continues removing the snow on his car.");
         assertThat(rows.get(2)).containsEntry("ctx", "Ça dépend — naïve café ☕")
                 .containsEntry("endings", List.of("", "ü", "emoji 🧪", "end"));

@@ -258,6 +258,48 @@ class ParquetHandBuiltFilesTest {
                 .hasMessageContaining("column x");
     }
 
+    @Test
+    void unsupportedEncodingIsNamedWithItsColumn() throws Exception {
+        Path file = save(textAndEndings().claimEncoding(Encodings.DELTA_BINARY_PACKED).build());
+        assertThatThrownBy(() -> ParquetReader.readRows(file))
+                .isInstanceOf(ParquetFormatException.class)
+                .hasMessage(file + ": row group 0: column text: page 0: unsupported encoding DELTA_BINARY_PACKED"
+                        + " for BYTE_ARRAY values");
+        Path unknown = save(textAndEndings().claimEncoding(1).build());
+        assertThatThrownBy(() -> ParquetReader.readRows(unknown))
+                .isInstanceOf(ParquetFormatException.class)
+                .hasMessageContaining("column text: page 0: unsupported encoding GROUP_VAR_INT");
+    }
+
+    @Test
+    void int96IsRefusedByName() throws Exception {
+        Path file = save(new TestParquetWriter(root(1), leaf("ts", OPTIONAL, ParquetMetadata.TYPE_INT96, null))
+                .build());
+        assertThatThrownBy(() -> ParquetReader.readRows(file))
+                .isInstanceOf(ParquetFormatException.class)
+                .hasMessage(file + ": column ts has the legacy INT96 type (old timestamps), which this reader"
+                        + " does not support");
+    }
+
+    @Test
+    void invalidUtf8InAStringColumnIsReported() throws Exception {
+        Path file = save(new TestParquetWriter(root(1), leaf("s", REQUIRED, TYPE_BYTE_ARRAY, CONVERTED_UTF8))
+                .rowGroup(2, chunk(TYPE_BYTE_ARRAY, "s",
+                        page(null, null, "fine \uFFFD replacement char", new byte[] {'b', 'a', (byte) 0xC3, 'd'})))
+                .build());
+        assertThatThrownBy(() -> ParquetReader.readRows(file))
+                .isInstanceOf(ParquetFormatException.class)
+                .hasMessage(file + ": row group 0: column s: page 0: string value is not valid UTF-8");
+    }
+
+    @Test
+    void genuineReplacementCharactersAreKept() throws Exception {
+        Path file = save(new TestParquetWriter(root(1), leaf("s", REQUIRED, TYPE_BYTE_ARRAY, CONVERTED_UTF8))
+                .rowGroup(1, chunk(TYPE_BYTE_ARRAY, "s", page(null, null, "a \uFFFD b")))
+                .build());
+        assertThat(ParquetReader.readRows(file)).isEqualTo(List.of(row("s", "a \uFFFD b")));
+    }
+
     private static int indexOf(byte[] haystack, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= haystack.length; i++) {

@@ -91,6 +91,18 @@ class ParquetReaderDuckDbTest {
     }
 
     @Test
+    void unsignedBigintBeyondLongIsReportedNotWrapped() throws Exception {
+        // (DuckDB's JDBC driver returns UBIGINT as BigInteger, so the expected value is spelled out.)
+        assertThat(ParquetReader.readRows(write("SELECT 9223372036854775807::UBIGINT AS u", "")))
+                .containsExactly(Map.of("u", Long.MAX_VALUE));
+        Path file = write("SELECT 18446744073709551615::UBIGINT AS u", "");
+        assertThatThrownBy(() -> ParquetReader.readRows(file))
+                .isInstanceOf(ParquetFormatException.class)
+                .hasMessage(file + ": row group 0: column u: page 0: unsigned 64-bit value 18446744073709551615"
+                        + " does not fit a Long");
+    }
+
+    @Test
     void decimalsBecomeBigDecimalWithTheirScale() throws Exception {
         List<Map<String, Object>> rows = readAndCompare("""
                 SELECT 1.25::DECIMAL(4,2) AS small, 123456789.123::DECIMAL(18,3) AS medium,

@@ -53,6 +53,7 @@ final class TestParquetWriter {
     private boolean legacyBitPackedEncoding;
     private boolean checksums;
     private int codec = Codecs.UNCOMPRESSED;
+    private Integer encodingOverride;
 
     TestParquetWriter(Element... schema) {
         this.schema = List.of(schema);
@@ -110,6 +111,12 @@ final class TestParquetWriter {
 
     TestParquetWriter checksums() {
         checksums = true;
+        return this;
+    }
+
+    /** Claims {@code encoding} in the data page headers (the values stay PLAIN). */
+    TestParquetWriter claimEncoding(int encoding) {
+        encodingOverride = encoding;
         return this;
     }
 
@@ -233,7 +240,8 @@ final class TestParquetWriter {
             byte[] def = maxDef > 0 ? hybrid(page.definitionLevels(), RleBitPackedHybrid.bitWidth(maxDef)) : new byte[0];
             byte[] values = dictionary ? dictionaryIndices(page.values(), dictionaryValues)
                     : plain(chunk.type(), page.values());
-            int encoding = dictionary ? Encodings.RLE_DICTIONARY : Encodings.PLAIN;
+            int encoding = encodingOverride != null ? encodingOverride
+                    : dictionary ? Encodings.RLE_DICTIONARY : Encodings.PLAIN;
             ThriftCompactWriter h = new ThriftCompactWriter().structBegin();
             byte[] stored;
             if (v2Pages) {

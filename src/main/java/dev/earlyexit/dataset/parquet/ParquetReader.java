@@ -120,7 +120,7 @@ public final class ParquetReader {
                 throw new ParquetDataException("column " + leaf.path + ": " + e.getMessage(), e);
             }
         }
-        new RecordAssembler(root, columns).assemble(rowGroup.numRows(), rows);
+        new RecordAssembler(root, columns, rows.size()).assemble(rowGroup.numRows(), rows);
     }
 
     private static ColumnMetaData checkChunk(ColumnChunk chunk, SchemaNode leaf) {

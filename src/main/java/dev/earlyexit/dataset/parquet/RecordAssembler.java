@@ -19,11 +19,13 @@ final class RecordAssembler {
     private final ColumnData[] columns;
     private final int[] entry;
     private final int[] valueIndex;
+    private final long firstRow; // the file's index of the row group's first row, for messages
     private long row;
 
-    RecordAssembler(SchemaNode root, ColumnData[] columns) {
+    RecordAssembler(SchemaNode root, ColumnData[] columns, long firstRow) {
         this.root = root;
         this.columns = columns;
+        this.firstRow = firstRow;
         this.entry = new int[columns.length];
         this.valueIndex = new int[columns.length];
     }
@@ -163,6 +165,6 @@ final class RecordAssembler {
     }
 
     private ParquetDataException error(SchemaNode leaf, String detail) {
-        return new ParquetDataException("row " + row + " of the row group, column " + leaf.path + ": " + detail);
+        return new ParquetDataException("row " + (firstRow + row) + ", column " + leaf.path + ": " + detail);
     }
 }

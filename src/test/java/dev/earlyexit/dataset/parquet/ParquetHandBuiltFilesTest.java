@@ -244,18 +244,18 @@ class ParquetHandBuiltFilesTest {
         assertThatThrownBy(() -> ParquetReader.readRows(file))
                 .isInstanceOf(ParquetFormatException.class)
                 .hasMessageStartingWith(file.toString())
-                .hasMessageContaining("row 0 of the row group, column kv.entry.v");
+                .hasMessageStartingWith(file + ": row group 0: row 0, column kv.entry.v: ");
     }
 
     @Test
-    void rowCountMismatchBetweenFooterAndLevelsIsReported() throws Exception {
+    void rowCountMismatchBetweenFooterAndLevelsIsReportedWithTheFilesRowIndex() throws Exception {
         Path file = save(new TestParquetWriter(root(1), leaf("x", REQUIRED, TYPE_INT32, null))
-                .rowGroup(4, chunk(TYPE_INT32, "x", page(null, null, 1, 2, 3)))
+                .rowGroup(2, chunk(TYPE_INT32, "x", page(null, null, 1, 2)))
+                .rowGroup(4, chunk(TYPE_INT32, "x", page(null, null, 3, 4, 5)))
                 .build());
         assertThatThrownBy(() -> ParquetReader.readRows(file))
                 .isInstanceOf(ParquetFormatException.class)
-                .hasMessageStartingWith(file.toString())
-                .hasMessageContaining("column x");
+                .hasMessage(file + ": row group 1: row 5, column x: the column ends before the row group's 4 rows");
     }
 
     @Test

@@ -14,12 +14,10 @@ import java.util.zip.CRC32;
  */
 final class ColumnChunkReader {
     /** One column chunk, decoded. Level arrays are null when the column's maximum level is 0. */
-    record ColumnData(SchemaNode leaf, int size, int[] definitionLevels, int[] repetitionLevels, Object[] values,
-                      int valueCount) {
+    record ColumnData(int size, int[] definitionLevels, int[] repetitionLevels, Object[] values, int valueCount) {
     }
 
     private final byte[] file;
-    private final SchemaNode leaf;
     private final ColumnMetaData meta;
     private final ValueDecoder valueDecoder;
     private final int maxDef;
@@ -34,7 +32,6 @@ final class ColumnChunkReader {
 
     ColumnChunkReader(byte[] file, SchemaNode leaf, ColumnMetaData meta) {
         this.file = file;
-        this.leaf = leaf;
         this.meta = meta;
         this.valueDecoder = new ValueDecoder(leaf);
         this.maxDef = leaf.definitionLevel;
@@ -54,15 +51,15 @@ final class ColumnChunkReader {
         if (dictionaryOffset != null && dictionaryOffset > 0 && dictionaryOffset < start) {
             start = dictionaryOffset;
         }
-        long end = start + meta.totalCompressedSize();
-        if (start < 4 || meta.totalCompressedSize() < 0 || end > dataEnd) {
-            throw new ParquetDataException("column chunk [" + start + ", " + end + ") lies outside the data ("
-                    + "bytes 4 to " + dataEnd + ")");
+        long size = meta.totalCompressedSize();
+        if (start < 4 || start > dataEnd || size < 0 || size > dataEnd - start) {
+            throw new ParquetDataException("column chunk of " + size + " bytes at offset " + start
+                    + " lies outside the data (bytes 4 to " + dataEnd + ")");
         }
         // Level arrays grow page by page rather than trusting the footer's count for one allocation.
         definitionLevels = maxDef > 0 ? new int[16] : null;
         repetitionLevels = maxRep > 0 ? new int[16] : null;
-        ByteSlice chunk = new ByteSlice(file, (int) start, (int) (end - start));
+        ByteSlice chunk = new ByteSlice(file, (int) start, (int) size);
         int pageIndex = 0;
         while (levelCount < total) {
             if (chunk.remaining() == 0) {
@@ -76,7 +73,7 @@ final class ColumnChunkReader {
             }
             pageIndex++;
         }
-        return new ColumnData(leaf, levelCount, definitionLevels, repetitionLevels, values, valueCount);
+        return new ColumnData(levelCount, definitionLevels, repetitionLevels, values, valueCount);
     }
 
     private void readPage(ByteSlice chunk, int total) {

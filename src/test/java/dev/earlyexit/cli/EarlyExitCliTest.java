@@ -18,8 +18,13 @@ class EarlyExitCliTest {
     static Path calibration;
     static JsonNode calibrateJson;
 
+    /** Untrained copied heads ("--heads auto" with nothing trained beside this model). */
     private static String model() {
-        return TestModels.stories15M().toString();
+        try {
+            return TestModels.isolatedStories15M(dir).toString();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @BeforeAll

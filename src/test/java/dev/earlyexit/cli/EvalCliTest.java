@@ -17,8 +17,9 @@ class EvalCliTest {
     @TempDir
     Path dir;
 
-    private static String model() {
-        return TestModels.stories15M().toString();
+    /** Untrained copied heads ("--heads auto" with nothing trained beside this model). */
+    private String model() throws java.io.IOException {
+        return TestModels.isolatedStories15M(dir).toString();
     }
 
     private static String data(String name) {

@@ -30,6 +30,20 @@ public final class TestModels {
         return null;
     }
 
+    /**
+     * stories15M seen from {@code dir} (links to the model and its tokenizer), with nothing beside it: no
+     * heads or calibration a developer trained into the model cache change what "--heads auto" finds.
+     */
+    public static Path isolatedStories15M(Path dir) throws java.io.IOException {
+        Path model = stories15M().toAbsolutePath();
+        Path link = dir.resolve("model.bin");
+        if (!Files.exists(link)) {
+            Files.createSymbolicLink(link, model);
+            Files.createSymbolicLink(dir.resolve("tokenizer.bin"), model.resolveSibling("tokenizer.bin"));
+        }
+        return link;
+    }
+
     /** A file of the test resources. */
     public static Path resource(String relative) {
         Path p = Paths.get("src", "test", "resources").resolve(relative);

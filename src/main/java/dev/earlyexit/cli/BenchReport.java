@@ -233,13 +233,13 @@ final class BenchReport {
 
     /** ε (and KV fill when there is one), one count column per exit layer, and the total. */
     private static ReportTable exits(String name, String title, List<Map<String, Object>> rows, long tokens) {
-        TreeSet<Integer> layers = exitLayers(rows);
+        List<String> layers = exitLabels(rows);
         boolean fills = rows.stream().anyMatch(r -> r.containsKey("kv_fill"));
         ReportTable t = new ReportTable(name, title).column("epsilon", "ε");
         if (fills) {
             t.column("kv_fill", "KV fill");
         }
-        for (int l : layers) {
+        for (String l : layers) {
             t.column("layer_" + l, "layer " + l);
         }
         t.column("tokens", "tokens");
@@ -250,8 +250,8 @@ final class BenchReport {
                 cells.add(row.get("kv_fill"));
             }
             Map<String, Object> perLayer = map(row, "exits_per_layer");
-            for (int l : layers) {
-                Object n = perLayer.get(Integer.toString(l));
+            for (String l : layers) {
+                Object n = perLayer.get(l);
                 cells.add(n == null ? 0 : n);
             }
             cells.add(tokens);
@@ -320,7 +320,7 @@ final class BenchReport {
 
     /** One stacked series per exit layer: its share of each ε's tokens (the shares add up to 1 per ε). */
     private static List<ReportFigure.Series> exitShares(List<Map<String, Object>> rows) {
-        TreeSet<Integer> layers = exitLayers(rows);
+        List<String> layers = exitLabels(rows);
         double[] eps = rows.stream().mapToDouble(r -> num(r, "epsilon")).toArray();
         double[] totals = new double[rows.size()];
         for (int i = 0; i < rows.size(); i++) {
@@ -329,13 +329,14 @@ final class BenchReport {
             }
         }
         List<ReportFigure.Series> series = new ArrayList<>();
-        for (int l : layers) {
+        String last = layers.get(layers.size() - 1);
+        for (String l : layers) {
             double[] share = new double[rows.size()];
             for (int i = 0; i < rows.size(); i++) {
-                Object n = map(rows.get(i), "exits_per_layer").get(Integer.toString(l));
+                Object n = map(rows.get(i), "exits_per_layer").get(l);
                 share[i] = n == null || totals[i] == 0 ? 0 : ((Number) n).doubleValue() / totals[i];
             }
-            series.add(new ReportFigure.Series(l == layers.last() ? "layer " + l + " (final)" : "layer " + l, eps, share));
+            series.add(new ReportFigure.Series(l.equals(last) ? "layer " + l + " (final)" : "layer " + l, eps, share));
         }
         return series;
     }
@@ -355,14 +356,18 @@ final class BenchReport {
         return series;
     }
 
-    private static TreeSet<Integer> exitLayers(List<Map<String, Object>> rows) {
-        TreeSet<Integer> layers = new TreeSet<>();
+    /**
+     * The exit labels of the rows (see {@link dev.earlyexit.exits.HeadSet#exitLabel}), shallow to deep; a
+     * head after the last layer ("6-head") comes before the classifier ("6").
+     */
+    private static List<String> exitLabels(List<Map<String, Object>> rows) {
+        TreeSet<String> labels = new TreeSet<>(java.util.Comparator
+                .comparingInt((String l) -> Integer.parseInt(l.replace("-head", "")))
+                .thenComparing(l -> !l.endsWith("-head")));
         for (Map<String, Object> r : rows) {
-            for (String layer : map(r, "exits_per_layer").keySet()) {
-                layers.add(Integer.parseInt(layer));
-            }
+            labels.addAll(map(r, "exits_per_layer").keySet());
         }
-        return layers;
+        return new ArrayList<>(labels);
     }
 
     @SuppressWarnings("unchecked")

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -65,6 +66,26 @@ class EvalCliTest {
         assertThat(l.get("perplexity").asDouble()).isGreaterThan(1.0);
         assertThat(l.has("acc_norm")).isFalse();
         assertThat(lambada.json().get("harness_task").asText()).isEqualTo("lambada_openai");
+    }
+
+    @Test
+    void evalReadsHuggingFaceParquet() throws Exception {
+        CliTest.Result r = CliTest.run("", "eval", "--model", model(), "--task", "arc", "--data",
+                data("arc_hf.parquet"), "--threads", "1", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = r.json();
+        assertThat(j.get("task").asText()).isEqualTo("arc");
+        assertThat(j.get("file").asText()).endsWith("arc_hf.parquet");
+        assertThat(j.get("examples").asInt()).isEqualTo(3);
+        assertThat(j.get("requests").asInt()).isEqualTo(12);
+        JsonNode full = j.get("rows").get(0);
+        assertThat(full.get("acc").asDouble()).isBetween(0.0, 1.0);
+        assertThat(full.get("acc_norm").asDouble()).isBetween(0.0, 1.0);
+        // The same rows as arc_hf.jsonl: the same scores.
+        CliTest.Result twin = CliTest.run("", "eval", "--model", model(), "--task", "arc", "--data",
+                data("arc_hf.jsonl"), "--threads", "1", "--json");
+        assertThat(twin.code()).as(twin.err()).isZero();
+        assertThat(j.get("rows")).isEqualTo(twin.json().get("rows"));
     }
 
     @Test
@@ -141,7 +162,14 @@ class EvalCliTest {
         Path parquet = Files.write(dir.resolve("hellaswag.parquet"), new byte[] {'P', 'A', 'R', '1'});
         CliTest.Result pq = CliTest.run("", "eval", "--model", model(), "--task", "hellaswag", "--data", parquet.toString());
         assertThat(pq.code()).isEqualTo(1);
-        assertThat(pq.err()).startsWith("earlyexit: error: " + parquet).doesNotContain("\tat ");
+        assertThat(pq.err().strip()).isEqualTo("earlyexit: error: " + parquet + ": not a Parquet file: only 4 bytes");
+
+        byte[] arc = Files.readAllBytes(TestModels.resource("eval/arc_hf.parquet"));
+        Path damaged = Files.write(dir.resolve("arc.parquet"), Arrays.copyOf(arc, arc.length - 100));
+        CliTest.Result cut = CliTest.run("", "eval", "--model", model(), "--task", "arc", "--data", damaged.toString());
+        assertThat(cut.code()).isEqualTo(1);
+        assertThat(cut.err().strip()).isEqualTo("earlyexit: error: " + damaged
+                + ": not a Parquet file: the magic \"PAR1\" is missing at its end");
 
         CliTest.Result missing = CliTest.run("", "eval", "--model", model(), "--task", "arc", "--data",
                 dir.resolve("none.jsonl").toString());

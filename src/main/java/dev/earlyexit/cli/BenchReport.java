@@ -329,7 +329,7 @@ final class BenchReport {
             }
         }
         List<ReportFigure.Series> series = new ArrayList<>();
-        String last = layers.get(layers.size() - 1);
+        String last = layers.isEmpty() ? "" : layers.get(layers.size() - 1);
         for (String l : layers) {
             double[] share = new double[rows.size()];
             for (int i = 0; i < rows.size(); i++) {

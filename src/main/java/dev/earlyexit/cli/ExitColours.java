@@ -38,11 +38,13 @@ final class ExitColours {
         return c.isEmpty() || text.isEmpty() ? text : c + text + RESET;
     }
 
-    /** "exit layer: 3 4 5 6 (final)", each number in its colour. */
+    /** "exit layer: 3 4 5 6 (final)", each number in its colour; the final layer uncoloured, as its tokens print. */
     static String legend(int[] headLayers, int modelLayers) {
         StringBuilder sb = new StringBuilder("exit layer:");
         for (int l : headLayers) {
-            sb.append(' ').append(paint(Integer.toString(l), l, modelLayers));
+            if (l < modelLayers) { // a head after the last layer prints in the final layer's colour
+                sb.append(' ').append(paint(Integer.toString(l), l, modelLayers));
+            }
         }
         sb.append(' ').append(modelLayers).append(" (final)");
         return sb.toString();

@@ -52,8 +52,19 @@ final class DemoCommand implements Callable<Integer> {
     int maxTokens;
 
     @Option(names = "--epsilon", defaultValue = "0.9", paramLabel = "E",
-            description = "Early exit and DSSD: calibrated agreement level (default: ${DEFAULT-VALUE}).")
+            description = "Early exit: calibrated agreement level (default: ${DEFAULT-VALUE}).")
     double epsilon;
+
+    // DSSD's output is the full model's whatever ε is; a high ε keeps drafts to the near-exact heads,
+    // whose long drafts pay for the classifier read of each verification (bench --mode dssd on stories15M:
+    // best at ε 0.95 with max draft 12, slower than the full model at ε 0.8).
+    @Option(names = "--dssd-epsilon", defaultValue = "0.95", paramLabel = "E",
+            description = "DSSD: calibrated agreement level of the drafting heads (default: ${DEFAULT-VALUE}).")
+    double dssdEpsilon;
+
+    @Option(names = "--max-draft", defaultValue = "12", paramLabel = "N",
+            description = "DSSD: most tokens drafted per verification (default: ${DEFAULT-VALUE}).")
+    int maxDraft;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Report folder (default: reports/demo-<time>).")
     Path out;
@@ -61,6 +72,10 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Calibration.checkEpsilon(epsilon);
+        Calibration.checkEpsilon(dssdEpsilon);
+        if (maxDraft < 1) {
+            throw new IllegalArgumentException("--max-draft must be >= 1, got " + maxDraft);
+        }
         if (maxTokens < 2) {
             throw new IllegalArgumentException("--max-tokens must be >= 2, got " + maxTokens);
         }
@@ -96,6 +111,7 @@ final class DemoCommand implements Callable<Integer> {
         ConfidenceMetric metric = exitOptions.metric();
         Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
         double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
+        double[] dssdTau = exitOptions.thresholds(cal, heads, model, metric.id(), dssdEpsilon);
 
         // 3. One story, three ways (greedy, so DSSD must reproduce the full model's text exactly).
         Tokenizer tok = model.requireTokenizer();
@@ -107,7 +123,8 @@ final class DemoCommand implements Callable<Integer> {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
             Generator full = new Generator(tf);
             EarlyExitDecoder early = new EarlyExitDecoder(tf, heads, tau, metric);
-            SelfSpeculativeDecoder dssd = CalibratedDraft.of(heads, tau, metric).map(d -> d.decoder(tf, 4)).orElse(null);
+            SelfSpeculativeDecoder dssd = CalibratedDraft.of(heads, dssdTau, metric).map(d -> d.decoder(tf, maxDraft))
+                    .orElse(null);
             // Warm the JIT on every path first, so that the speeds compare the methods, not the compiler.
             full.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
             early.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
@@ -140,7 +157,7 @@ final class DemoCommand implements Callable<Integer> {
 
             Map<String, Object> dssdRow = null;
             if (dssd != null) {
-                stdout.println("\n== self-speculative decoding (epsilon " + epsilon + ", max draft 4)");
+                stdout.println("\n== self-speculative decoding (epsilon " + dssdEpsilon + ", max draft " + maxDraft + ")");
                 SpeculativeResult s = dssd.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
                 boolean identical = java.util.Arrays.equals(s.ids(), f.ids());
                 stdout.println(prompt + GenerateCommand.continuation(tok, ids, s.ids()));
@@ -151,6 +168,8 @@ final class DemoCommand implements Callable<Integer> {
                     throw new IllegalStateException("self-speculative decoding changed the greedy output: a bug");
                 }
                 dssdRow = row("dssd", s.tokensPerSecond(), f.decodeTokensPerSecond());
+                dssdRow.put("epsilon", dssdEpsilon);
+                dssdRow.put("max_draft", maxDraft);
                 dssdRow.put("drafted", s.drafted());
                 dssdRow.put("accepted", s.accepted());
                 dssdRow.put("acceptance_rate", GenerateCommand.round(s.acceptanceRate()));

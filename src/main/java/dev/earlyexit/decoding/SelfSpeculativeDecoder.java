@@ -103,7 +103,7 @@ public final class SelfSpeculativeDecoder {
     private long verifyNs;
 
     /**
-     * @param heads     exit heads in strictly ascending layer order, each before the last layer
+     * @param heads     exit heads in strictly ascending layer order (a subset head may sit after the last layer)
      * @param criterion when a drafting token may leave at a head
      * @param maxDraft  the most tokens one round drafts (>= 1)
      */

@@ -123,17 +123,9 @@ final class ThriftCompactReader {
 
     /** Reads a list header, checks its element type and returns its size. */
     int readListHeader(int elementType, String name) {
-        int header = in.readUnsignedByte();
-        int size = header >>> 4;
-        int type = header & 0x0F;
-        if (size == 15) {
-            size = in.readUleb128Int("Thrift list size");
-        }
-        // Every element takes at least one byte, so a larger count is garbage, not a big allocation.
-        if (size > in.remaining()) {
-            throw new ParquetDataException("Thrift list " + name + " claims " + size + " elements in "
-                    + in.remaining() + " bytes");
-        }
+        ListHeader h = listHeader("Thrift list " + name);
+        int size = h.size();
+        int type = h.type();
         boolean ok = elementType == BOOLEAN_TRUE ? isBoolean(type) : type == elementType;
         if (size > 0 && !ok) {
             throw new ParquetDataException("Thrift list " + name + " has element type " + type + ", expected "
@@ -169,18 +161,27 @@ final class ThriftCompactReader {
     }
 
     private void skipList() {
+        ListHeader h = listHeader("Thrift list");
+        for (int i = 0; i < h.size(); i++) {
+            skipElement(h.type());
+        }
+    }
+
+    private record ListHeader(int size, int type) {
+    }
+
+    /** A list or set header: element count (4 bits, or a varint after 15) and element type. */
+    private ListHeader listHeader(String what) {
         int header = in.readUnsignedByte();
         int size = header >>> 4;
-        int type = header & 0x0F;
         if (size == 15) {
             size = in.readUleb128Int("Thrift list size");
         }
+        // Every element takes at least one byte, so a larger count is garbage, not a big allocation.
         if (size > in.remaining()) {
-            throw new ParquetDataException("Thrift list claims " + size + " elements in " + in.remaining() + " bytes");
+            throw new ParquetDataException(what + " claims " + size + " elements in " + in.remaining() + " bytes");
         }
-        for (int i = 0; i < size; i++) {
-            skipElement(type);
-        }
+        return new ListHeader(size, header & 0x0F);
     }
 
     private void skipMap() {

@@ -182,9 +182,9 @@ final class CalibrateCommand implements Callable<Integer> {
             row.put("mean_layers", GenerateCommand.round(c.meanLayers()));
             Map<String, Object> exits = new LinkedHashMap<>();
             Map<String, Object> agree = new LinkedHashMap<>();
+            String[] labels = HeadSet.exitLabels(heads.layers(), modelLayers);
             for (int k = 0; k <= heads.size(); k++) {
-                String key = k < heads.size() ? HeadSet.exitLabel(heads.head(k).layer(), modelLayers, true)
-                        : Integer.toString(modelLayers);
+                String key = labels[k];
                 exits.put(key, c.exitsPerHead()[k]);
                 agree.put(key, finite(c.agreementPerHead()[k]));
             }

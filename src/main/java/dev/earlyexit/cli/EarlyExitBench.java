@@ -180,10 +180,10 @@ final class EarlyExitBench {
                 row.put("mean_layers", GenerateCommand.round((double) tokenLayers / eeSteps));
                 row.put("consulted_layers", consulted);
                 Map<String, Integer> perLayer = new LinkedHashMap<>();
-                for (int k = 0; k < consulted.length; k++) {
-                    perLayer.put(HeadSet.exitLabel(consulted[k], c.layers(), true), exits[k]);
+                String[] labels = HeadSet.exitLabels(consulted, c.layers());
+                for (int k = 0; k <= consulted.length; k++) {
+                    perLayer.put(labels[k], exits[k]);
                 }
-                perLayer.put(Integer.toString(c.layers()), exits[consulted.length]);
                 row.put("exits_per_layer", perLayer);
                 double total = layerMs + headMs + classifierMs + copyMs;
                 Map<String, Object> time = new LinkedHashMap<>();

@@ -182,14 +182,23 @@ final class GenerateCommand implements Callable<Integer> {
         if (tok == null) {
             return id -> out.print(id + " ");
         }
-        stream = tok.streamDecoder();
+        Tokenizer.StreamDecoder s = echoPrompt(tok, ids, out);
+        stream = s;
+        return id -> out.print(s.push(id));
+    }
+
+    /**
+     * Prints the prompt (as typed, or decoded from --prompt-ids) and returns a stream decoder that has
+     * seen its ids, so the continuation decodes with the right spacing.
+     */
+    private Tokenizer.StreamDecoder echoPrompt(Tokenizer tok, int[] ids, PrintStream out) {
+        Tokenizer.StreamDecoder decoder = tok.streamDecoder();
         StringBuilder echo = new StringBuilder();
         for (int id : ids) {
-            echo.append(stream.push(id));
+            echo.append(decoder.push(id));
         }
         out.print(prompt != null ? prompt : echo);
-        Tokenizer.StreamDecoder s = stream;
-        return id -> out.print(s.push(id));
+        return decoder;
     }
 
     /** --json: the generation's fields plus the mode's; else the end of the stream and a summary line. */
@@ -226,12 +235,7 @@ final class GenerateCommand implements Callable<Integer> {
                     out.println(ExitColours.legend(decoder.consultedLayers(), L));
                 }
                 if (tok != null) {
-                    stream = tok.streamDecoder();
-                    StringBuilder echo = new StringBuilder();
-                    for (int id : ids) {
-                        echo.append(stream.push(id));
-                    }
-                    out.print(prompt != null ? prompt : echo);
+                    stream = echoPrompt(tok, ids, out);
                     Tokenizer.StreamDecoder s = stream;
                     listener = (id, layer) -> out.print(colour ? ExitColours.paint(s.push(id), layer, L) : s.push(id));
                 } else {
@@ -276,10 +280,10 @@ final class GenerateCommand implements Callable<Integer> {
         m.put("exit_layers", r.exitLayers());
         Map<String, Integer> exits = new LinkedHashMap<>();
         int[] counts = r.exitsPerHead();
-        for (int i = 0; i < r.headLayers().length; i++) {
-            exits.put(HeadSet.exitLabel(r.headLayers()[i], r.modelLayers(), true), counts[i]);
+        String[] labels = HeadSet.exitLabels(r.headLayers(), r.modelLayers());
+        for (int i = 0; i < counts.length; i++) {
+            exits.put(labels[i], counts[i]);
         }
-        exits.put(Integer.toString(r.modelLayers()), counts[counts.length - 1]);
         m.put("exits_per_layer", exits);
         m.put("mean_layers", round(r.meanLayers()));
         m.put("layer_ms", round(r.layerMs()));

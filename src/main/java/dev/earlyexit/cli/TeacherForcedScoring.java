@@ -95,9 +95,9 @@ final class TeacherForcedScoring {
             m.put("perplexity", GenerateCommand.round(Math.exp(negLogLikelihood / tokens)));
             m.put("mean_layers", GenerateCommand.round((double) layers / tokens));
             Map<String, Long> perLayer = new LinkedHashMap<>();
+            String[] labels = HeadSet.exitLabels(heads.layers(), modelLayers);
             for (int k = 0; k < exits.length; k++) {
-                perLayer.put(k < heads.size() ? HeadSet.exitLabel(heads.head(k).layer(), modelLayers, true)
-                        : Integer.toString(modelLayers), exits[k]);
+                perLayer.put(labels[k], exits[k]);
             }
             m.put("exits_per_layer", perLayer);
             m.put("uncovered_tokens", uncovered);

@@ -79,10 +79,10 @@ public record SettingResult(double[] acc, double[] accNorm, double[] logLikeliho
         }
         o.put("uncovered_tokens", uncoveredTokens);
         Map<String, Integer> perLayer = new LinkedHashMap<>();
-        int modelLayers = exitLayers[exitLayers.length - 1];
+        int heads = exitLayers.length - 1; // the last exit is the model's classifier
+        String[] labels = HeadSet.exitLabels(java.util.Arrays.copyOf(exitLayers, heads), exitLayers[heads]);
         for (int k = 0; k < exitLayers.length; k++) {
-            boolean head = k < exitLayers.length - 1;
-            perLayer.put(HeadSet.exitLabel(exitLayers[k], modelLayers, head), exitsPerLayer[k]);
+            perLayer.put(labels[k], exitsPerLayer[k]);
         }
         o.put("exits_per_layer", perLayer);
         o.put("truncated_requests", truncatedRequests);

@@ -49,12 +49,17 @@ public record HeadSet(String name, String identity, List<ExitHead> heads) {
     }
 
     /**
-     * An exit's label in per-layer tables and JSON: a head's layer ("4"), "6-head" for a head after the
-     * last layer of a 6-layer model (it shares its layer with the model's classifier), and "6" for the
-     * model's own classifier.
+     * The labels of every exit in per-layer tables and JSON, the heads' in order and then the model's
+     * classifier: a head's layer ("4"), "6-head" for a head after the last layer of a 6-layer model (it
+     * shares its layer with the classifier), and "6" for the model's own classifier.
      */
-    public static String exitLabel(int layer, int modelLayers, boolean head) {
-        return head && layer == modelLayers ? layer + "-head" : Integer.toString(layer);
+    public static String[] exitLabels(int[] headLayers, int modelLayers) {
+        String[] labels = new String[headLayers.length + 1];
+        for (int k = 0; k < headLayers.length; k++) {
+            labels[k] = headLayers[k] == modelLayers ? headLayers[k] + "-head" : Integer.toString(headLayers[k]);
+        }
+        labels[headLayers.length] = Integer.toString(modelLayers);
+        return labels;
     }
 
     public int size() {

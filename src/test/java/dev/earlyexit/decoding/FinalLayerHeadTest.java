@@ -89,8 +89,8 @@ class FinalLayerHeadTest {
         assertThat(counts[0]).isEqualTo((int) Arrays.stream(r.exitLayers()).filter(e -> e == 4).count());
         assertThat(counts[1]).isEqualTo(r.finalHeadExits()).isPositive();
         assertThat(counts[2]).isPositive(); // the prefill's token at least
-        assertThat(HeadSet.exitLabel(c.layers(), c.layers(), true)).isEqualTo(c.layers() + "-head");
-        assertThat(HeadSet.exitLabel(4, c.layers(), true)).isEqualTo("4");
+        assertThat(HeadSet.exitLabels(r.headLayers(), c.layers()))
+                .containsExactly("4", c.layers() + "-head", Integer.toString(c.layers()));
     }
 
     @Test

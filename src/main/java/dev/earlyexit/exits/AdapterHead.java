@@ -28,6 +28,7 @@ public final class AdapterHead extends TrainableHead {
     private final int vocab;
     private final List<Param> params;
     private float[] classifierF32; // for the backward pass, filled on first use
+    private int classifierOffset;   // where its first element is
     private float[] ar = new float[0];   // A·u [B, r]
     private float[] y = new float[0];    // u + B·A·u [B, dim]
     private float[] n = new float[0];    // normalised input before gain [B, dim]
@@ -144,7 +145,7 @@ public final class AdapterHead extends TrainableHead {
         float[] gBias = norm.bias != null ? params.get(i++).grad() : null;
         float[] gA = params.get(i++).grad();
         float[] gB = params.get(i).grad();
-        k.inputGradient(dz, B, classifierF32(), vocab, dim, dy);       // dy = dz·C
+        k.inputGradient(dz, B, classifierF32(), classifierOffset, vocab, dim, dy); // dy = dz·C
         k.accumulateWeightGradient(dy, B, dim, ar, rank, gB);           // dB += dyᵀ·(A·u)
         k.inputGradient(dy, B, bm, dim, rank, da);                      // d(A·u) = dy·B
         k.accumulateWeightGradient(da, B, rank, u, dim, gA);            // dA += d(A·u)ᵀ·u
@@ -159,7 +160,8 @@ public final class AdapterHead extends TrainableHead {
     private float[] classifierF32() {
         if (classifierF32 == null) {
             if (classifier instanceof F32Matrix f) {
-                classifierF32 = f.data();
+                classifierF32 = f.storage();
+                classifierOffset = f.offset();
             } else {
                 float[] c = new float[vocab * dim];
                 for (int r = 0; r < vocab; r++) {

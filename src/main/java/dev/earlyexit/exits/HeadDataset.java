@@ -221,7 +221,7 @@ public final class HeadDataset {
     }
 
     private static Matrix own(Matrix m) {
-        return m instanceof F32Matrix f ? new F32Matrix(f.data(), f.rows(), f.cols()) : null;
+        return m instanceof F32Matrix f ? new F32Matrix(f.storage(), f.offset(), f.rows(), f.cols()) : null;
     }
 
     /** Runs each sequence once as a block and keeps the hidden states at the head layers. */

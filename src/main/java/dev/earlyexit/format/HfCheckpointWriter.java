@@ -146,7 +146,7 @@ public final class HfCheckpointWriter {
     /** The matrix as row-major float32 (the F32 array itself, or a widened copy). */
     private static float[] floats(Matrix m) {
         if (m instanceof F32Matrix f) {
-            return f.data();
+            return f.toArray();
         }
         float[] out = new float[m.rows() * m.cols()];
         for (int r = 0; r < m.rows(); r++) {

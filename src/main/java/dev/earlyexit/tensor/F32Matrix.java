@@ -4,21 +4,54 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Float32 weights. Eight (then four) rows at a time share each load of x; decode is bound by reading W. */
+/**
+ * Float32 weights. Eight (then four) rows at a time share each load of x; decode is bound by reading W.
+ * Element (r, c) is {@code storage()[offset() + r * cols + c]}: weights loaded from a checkpoint sit
+ * behind a few floats of padding so that they start on a cache line ({@link CacheLines}).
+ */
 public final class F32Matrix extends Matrix {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private final float[] w;
+    private final int base;
 
+    /** Wraps w[0, rows*cols) as the matrix (shared, not copied: trainable heads update it in place). */
     public F32Matrix(float[] w, int rows, int cols) {
-        super(rows, cols);
+        this(w, 0, rows, cols);
         if (w.length != (long) rows * cols) {
             throw new IllegalArgumentException("matrix data has " + w.length + " values, expected " + rows + "x" + cols);
         }
-        this.w = w;
     }
 
-    public float[] data() {
+    /** Wraps w[offset, offset + rows*cols) as the matrix. */
+    public F32Matrix(float[] w, int offset, int rows, int cols) {
+        super(rows, cols);
+        if (offset < 0 || w.length - offset < (long) rows * cols) {
+            throw new IllegalArgumentException("matrix data has " + w.length + " values, too few for " + rows + "x" + cols
+                    + " from offset " + offset);
+        }
+        this.w = w;
+        this.base = offset;
+    }
+
+    /** An all-zero matrix whose first element starts a cache line where the JVM allows it. */
+    public static F32Matrix allocateAligned(int rows, int cols) {
+        int pad = CacheLines.padElements(Float.BYTES);
+        return new F32Matrix(new float[Math.addExact(pad, Math.multiplyExact(rows, cols))], pad, rows, cols);
+    }
+
+    /** The array holding the elements, from {@link #offset()} on. */
+    public float[] storage() {
         return w;
+    }
+
+    public int offset() {
+        return base;
+    }
+
+    /** The elements as one row-major array of rows*cols: the storage itself when it has no padding. */
+    public float[] toArray() {
+        int n = rows * cols;
+        return base == 0 && w.length == n ? w : java.util.Arrays.copyOfRange(w, base, base + n);
     }
 
     @Override
@@ -33,7 +66,7 @@ public final class F32Matrix extends Matrix {
 
     @Override
     public void row(int r, float[] dst, int off) {
-        System.arraycopy(w, r * cols, dst, off, cols);
+        System.arraycopy(w, base + r * cols, dst, off, cols);
     }
 
     @Override
@@ -54,7 +87,7 @@ public final class F32Matrix extends Matrix {
         }
         for (; r < rowEnd; r++) {
             for (int t = 0; t < T; t++) {
-                out[t * outStride + outOff + r] = Kernels.dot(w, r * cols, x, t * cols, cols);
+                out[t * outStride + outOff + r] = Kernels.dot(w, base + r * cols, x, t * cols, cols);
             }
         }
     }
@@ -62,7 +95,7 @@ public final class F32Matrix extends Matrix {
     /** Eight rows; cols must be a multiple of the vector length (the caller's rows-per-pass rule). */
     private void dot8(int r, float[] x, int xOff, float[] out, int outIndex) {
         int n = cols;
-        int o = r * n;
+        int o = base + r * n;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
         FloatVector a2 = FloatVector.zero(F);
@@ -94,7 +127,7 @@ public final class F32Matrix extends Matrix {
 
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex) {
         int n = cols;
-        int o0 = r * n;
+        int o0 = base + r * n;
         int o1 = o0 + n;
         int o2 = o1 + n;
         int o3 = o2 + n;

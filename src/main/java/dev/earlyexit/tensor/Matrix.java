@@ -91,9 +91,9 @@ public abstract class Matrix {
      */
     public static Matrix load(DType dtype, int rows, int cols, RowSource source) throws java.io.IOException {
         if (dtype == DType.F32) {
-            float[] all = new float[Math.multiplyExact(rows, cols)];
-            source.read(0, rows, all, 0);
-            return new F32Matrix(all, rows, cols);
+            F32Matrix m = F32Matrix.allocateAligned(rows, cols);
+            source.read(0, rows, m.storage(), m.offset());
+            return m;
         }
         int chunkRows = Math.max(1, Math.min(rows, CHUNK_FLOATS / cols));
         float[] chunk = new float[chunkRows * cols];
@@ -111,10 +111,21 @@ public abstract class Matrix {
         void fillRows(int firstRow, int count, float[] src, int srcOff);
     }
 
-    /** Wraps float32 data in the requested storage, converting (and rounding) when needed. */
+    /**
+     * Float32 data in the requested storage, converted (and rounded) when needed. The result does not
+     * share {@code data}: float32 is copied into cache-line-aligned storage (loaders pass arrays they
+     * assembled and then drop).
+     */
     public static Matrix of(DType dtype, float[] data, int rows, int cols) {
         return switch (dtype) {
-            case F32 -> new F32Matrix(data, rows, cols);
+            case F32 -> {
+                F32Matrix m = F32Matrix.allocateAligned(rows, cols);
+                if (data.length != (long) rows * cols) {
+                    throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
+                }
+                System.arraycopy(data, 0, m.storage(), m.offset(), data.length);
+                yield m;
+            }
             case BF16 -> BF16Matrix.fromFloats(data, rows, cols);
             case Q8 -> Q8Matrix.fromFloats(data, rows, cols);
         };

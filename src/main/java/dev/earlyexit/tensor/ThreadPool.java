@@ -7,10 +7,12 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The one persistent pool every kernel runs on. The calling thread takes part as worker 0, so
  * {@code threads == 1} runs everything inline. Workers spin briefly between dispatches (a decode
- * step issues about 25 of them back to back) and park when idle, so an idle pool costs no CPU.
+ * step issues about 31 of them back to back) and park when idle, so an idle pool costs no CPU.
  *
- * <p>Work is split into {@code threads} contiguous ranges; every output element is computed by
- * exactly one worker in a fixed order, so results do not depend on the thread count.
+ * <p>Workers claim contiguous ranges of shrinking size (guided self-scheduling): a core that the
+ * host slows down, or that starts late, takes less of the work instead of making the other wait at
+ * the end of every dispatch. Each index is still run by exactly one worker and tasks compute every
+ * index independently of the others, so results do not depend on the thread count or the timing.
  *
  * <p>Not reentrant: one dispatch at a time, from one driving thread.
  */
@@ -32,6 +34,10 @@ public final class ThreadPool implements AutoCloseable {
     private volatile RangeTask task;
     private volatile int size;
     private final AtomicInteger remaining = new AtomicInteger();
+    /** The first index not yet claimed in the current dispatch. */
+    private final AtomicInteger nextIndex = new AtomicInteger();
+    /** The smallest range a worker claims in the current dispatch. */
+    private volatile int minChunk;
     private volatile Throwable failure;
 
     public ThreadPool(int threads) {
@@ -71,6 +77,10 @@ public final class ThreadPool implements AutoCloseable {
         this.task = task;
         this.size = n;
         this.failure = null;
+        // Ranges shrink from n/(2*threads) down to this floor; it bounds the claims (each one an atomic
+        // update of a contended cache line) to about 2*threads*ln(8) + 8*threads per dispatch.
+        this.minChunk = Math.max(1, n / (8 * threads));
+        nextIndex.set(0);
         remaining.set(threads - 1);
         generation++;
         VarHandle.fullFence(); // order the generation write before reading the plain sleeping flags
@@ -96,10 +106,18 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     private void runRange(int worker, RangeTask t, int n) {
-        int start = (int) ((long) n * worker / threads);
-        int end = (int) ((long) n * (worker + 1) / threads);
-        if (start < end) {
-            t.run(start, end, worker);
+        int floor = minChunk;
+        int divisor = 2 * threads;
+        while (true) {
+            int start = nextIndex.get();
+            int left = n - start;
+            if (left <= 0) {
+                return;
+            }
+            int chunk = Math.min(left, Math.max(floor, left / divisor));
+            if (nextIndex.compareAndSet(start, start + chunk)) {
+                t.run(start, start + chunk, worker);
+            }
         }
     }
 

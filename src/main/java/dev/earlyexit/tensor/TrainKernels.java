@@ -51,11 +51,17 @@ public final class TrainKernels {
 
     /** dX[b, :] = Σ_r dZ[b*rows + r] · W[r, :] for b in [0, B) (overwrites dX). */
     public void inputGradient(float[] dZ, int B, float[] W, int rows, int cols, float[] dX) {
+        inputGradient(dZ, B, W, 0, rows, cols, dX);
+    }
+
+    /** As above, with W[r, c] at W[wOffset + r*cols + c]. */
+    public void inputGradient(float[] dZ, int B, float[] W, int wOffset, int rows, int cols, float[] dX) {
         InputGradTask t = inputGrad;
         t.dZ = dZ;
         t.B = B;
         t.rows = rows;
         t.W = W;
+        t.wOffset = wOffset;
         t.cols = cols;
         t.dX = dX;
         pool.parallelFor(B, t);
@@ -141,6 +147,7 @@ public final class TrainKernels {
         float[] dZ;
         float[] W;
         float[] dX;
+        int wOffset;
         int B;
         int rows;
         int cols;
@@ -156,7 +163,7 @@ public final class TrainKernels {
                     for (int r = r0; r < r1; r++) {
                         float s = dZ[zOff + r];
                         if (s != 0f) {
-                            Kernels.axpy(s, W, r * cols, dX, xOff, cols);
+                            Kernels.axpy(s, W, wOffset + r * cols, dX, xOff, cols);
                         }
                     }
                 }

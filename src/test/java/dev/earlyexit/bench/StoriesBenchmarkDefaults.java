@@ -13,13 +13,13 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The settings every benchmark here shares (JMH reads its annotations from superclasses): average time
- * per call in microseconds, 3 warm-up and 5 measured one-second iterations, one fork with the Vector API.
+ * per call in microseconds, 3 warm-up and 5 measured one-second iterations, one fork with the Vector API and the launcher's 64-byte object alignment.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:ObjectAlignmentInBytes=64"})
 @State(Scope.Benchmark)
 public abstract class StoriesBenchmarkDefaults {
 }

@@ -131,7 +131,7 @@ class ExitHeadsFileTest {
     void fingerprintChangesWithOneWeightAndIgnoresBf16Storage() {
         ModelWeights w = tiny.weights;
         // the same weights stored as bf16 give the same fingerprint as their bf16-rounded f32 values
-        float[] cls = ((F32Matrix) w.classifier()).data();
+        float[] cls = ((F32Matrix) w.classifier()).toArray();
         float[] rounded = cls.clone();
         for (int i = 0; i < rounded.length; i++) {
             rounded[i] = dev.earlyexit.tensor.BF16Matrix.toFloat(dev.earlyexit.tensor.BF16Matrix.toBf16(rounded[i]));

@@ -98,6 +98,52 @@ class MatrixTest {
         }
     }
 
+    /** A matrix placed behind padding in a larger array computes exactly what the bare array does. */
+    @Property(tries = 30)
+    void storageOffsetDoesNotChangeResults(@ForAll @IntRange(min = 1, max = 40) int rows,
+                                           @ForAll @IntRange(min = 1, max = 300) int cols,
+                                           @ForAll @IntRange(min = 0, max = 17) int offset,
+                                           @ForAll @IntRange(min = 1, max = 3) int T) {
+        Random r = new Random(rows * 7919L + cols * 31L + offset);
+        float[] w = gaussian(r, rows * cols);
+        float[] padded = new float[offset + rows * cols + 5];
+        java.util.Arrays.fill(padded, Float.NaN); // any read outside the matrix would poison the result
+        System.arraycopy(w, 0, padded, offset, w.length);
+        F32Matrix bare = new F32Matrix(w, rows, cols);
+        F32Matrix shifted = new F32Matrix(padded, offset, rows, cols);
+        float[] x = gaussian(r, T * cols);
+        float[] expected = new float[T * rows];
+        float[] actual = new float[T * rows];
+        try (ThreadPool pool = new ThreadPool(2)) {
+            bare.matmul(x, T, expected, pool);
+            shifted.matmul(x, T, actual, pool);
+        }
+        assertThat(actual).isEqualTo(expected);
+        assertThat(shifted.toArray()).isEqualTo(w);
+        float[] row = new float[cols];
+        shifted.row(rows - 1, row, 0);
+        assertThat(row).isEqualTo(java.util.Arrays.copyOfRange(w, (rows - 1) * cols, rows * cols));
+    }
+
+    /** The test JVM runs with the launcher's -XX:ObjectAlignmentInBytes=64, so loaded weights get padded. */
+    @Test
+    void weightsAreLaidOutOnCacheLinesUnderTheLaunchersFlags() throws Exception {
+        var vm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+        org.junit.jupiter.api.Assumptions.assumeTrue("64".equals(vm.getVMOption("ObjectAlignmentInBytes").getValue()),
+                "needs -XX:ObjectAlignmentInBytes=64 (surefire's argLine sets it)");
+        int pad = CacheLines.padElements(Float.BYTES);
+        // 16 bytes of array header (12 with compact object headers) plus the padding fill one line.
+        assertThat(4 * pad + 16 == 64 || 4 * pad + 12 == 64).as("pad %d floats", pad).isTrue();
+        Matrix loaded = Matrix.load(DType.F32, 3, 4, (first, count, dst, off) -> {
+            for (int i = 0; i < count * 4; i++) {
+                dst[off + i] = first * 4 + i;
+            }
+        });
+        assertThat(((F32Matrix) loaded).offset()).isEqualTo(pad);
+        assertThat(((F32Matrix) loaded).toArray()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+        assertThat(((F32Matrix) Matrix.of(DType.F32, new float[] {1, 2}, 1, 2)).offset()).isEqualTo(pad);
+    }
+
     static float[] gaussian(Random r, int n) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {

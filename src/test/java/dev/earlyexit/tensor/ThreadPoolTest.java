@@ -1,0 +1,49 @@
+package dev.earlyexit.tensor;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ThreadPoolTest {
+
+    /** Guided scheduling hands out shrinking ranges: every index must still run exactly once. */
+    @Property(tries = 40)
+    void everyIndexRunsExactlyOnce(@ForAll @IntRange(min = 0, max = 5000) int n,
+                                   @ForAll @IntRange(min = 1, max = 4) int threads) {
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            for (int dispatch = 0; dispatch < 3; dispatch++) { // back-to-back dispatches reuse the claim counter
+                AtomicIntegerArray runs = new AtomicIntegerArray(n);
+                pool.parallelFor(n, (start, end, worker) -> {
+                    assertThat(worker).isBetween(0, threads - 1);
+                    for (int i = start; i < end; i++) {
+                        runs.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertThat(runs.get(i)).as("index %d of %d", i, n).isEqualTo(1);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aWorkersFailureReachesTheCaller() {
+        try (ThreadPool pool = new ThreadPool(2)) {
+            assertThatThrownBy(() -> pool.parallelFor(1000, (start, end, worker) -> {
+                if (start <= 999 && 999 < end) {
+                    throw new IllegalStateException("boom at " + start);
+                }
+            })).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("boom");
+            // the pool stays usable
+            int[] sum = new int[1];
+            pool.parallelFor(1, (start, end, worker) -> sum[0] += end - start);
+            assertThat(sum[0]).isEqualTo(1);
+        }
+    }
+}

@@ -294,11 +294,7 @@ public final class Transformer {
                 int last = pos0 + t;
                 Kernels.transposedScores(qkv, qOff, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
                 Kernels.softmax(s, 0, last + 1);
-                int outOff = t * qDim + h * hd;
-                java.util.Arrays.fill(att, outOff, outOff + hd, 0f);
-                for (int p = 0; p <= last; p++) {
-                    Kernels.axpy(s[p], values, p * kvDim + kvOff, att, outOff, hd);
-                }
+                Kernels.weightedRowSum(s, last + 1, values, kvOff, kvDim, att, t * qDim + h * hd, hd);
             }
         }
     }

@@ -31,13 +31,31 @@ public final class Kernels {
 
     /**
      * Attention scores against keys stored transposed: out[p] = scale * sum_d q[qOff + d] * k[kOff + d*stride + p]
-     * for p in [0, n). Vectorized over positions, so no horizontal sum per position.
+     * for p in [0, n). Vectorized over positions, so no horizontal sum per position; four blocks of
+     * positions share each broadcast of q[d] and keep four independent FMA chains in flight.
      */
     public static void transposedScores(float[] q, int qOff, float[] k, int kOff, int stride, int hd, int n,
                                         float scale, float[] out) {
-        int upper = F.loopBound(n);
         int p = 0;
-        for (; p < upper; p += L) {
+        for (; p + 4 * L <= n; p += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int d = 0; d < hd; d++) {
+                FloatVector qd = FloatVector.broadcast(F, q[qOff + d]);
+                int row = kOff + d * stride + p;
+                a0 = FloatVector.fromArray(F, k, row).fma(qd, a0);
+                a1 = FloatVector.fromArray(F, k, row + L).fma(qd, a1);
+                a2 = FloatVector.fromArray(F, k, row + 2 * L).fma(qd, a2);
+                a3 = FloatVector.fromArray(F, k, row + 3 * L).fma(qd, a3);
+            }
+            a0.mul(scale).intoArray(out, p);
+            a1.mul(scale).intoArray(out, p + L);
+            a2.mul(scale).intoArray(out, p + 2 * L);
+            a3.mul(scale).intoArray(out, p + 3 * L);
+        }
+        for (; p + L <= n; p += L) {
             FloatVector acc = FloatVector.zero(F);
             for (int d = 0; d < hd; d++) {
                 acc = FloatVector.fromArray(F, k, kOff + d * stride + p).fma(FloatVector.broadcast(F, q[qOff + d]), acc);
@@ -50,6 +68,48 @@ public final class Kernels {
                 sum += q[qOff + d] * k[kOff + d * stride + p];
             }
             out[p] = sum * scale;
+        }
+    }
+
+    /**
+     * The attention output: out[outOff + j] = sum_p weights[p] * v[vOff + p*stride + j] for j in [0, n),
+     * p in [0, count). Sums stay in registers across positions (an axpy per position would store and
+     * reload the output for each of them: a chain of store-to-load waits).
+     */
+    public static void weightedRowSum(float[] weights, int count, float[] v, int vOff, int stride,
+                                      float[] out, int outOff, int n) {
+        int j = 0;
+        for (; j + 4 * L <= n; j += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int p = 0; p < count; p++) {
+                FloatVector wp = FloatVector.broadcast(F, weights[p]);
+                int row = vOff + p * stride + j;
+                a0 = FloatVector.fromArray(F, v, row).fma(wp, a0);
+                a1 = FloatVector.fromArray(F, v, row + L).fma(wp, a1);
+                a2 = FloatVector.fromArray(F, v, row + 2 * L).fma(wp, a2);
+                a3 = FloatVector.fromArray(F, v, row + 3 * L).fma(wp, a3);
+            }
+            a0.intoArray(out, outOff + j);
+            a1.intoArray(out, outOff + j + L);
+            a2.intoArray(out, outOff + j + 2 * L);
+            a3.intoArray(out, outOff + j + 3 * L);
+        }
+        for (; j + L <= n; j += L) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int p = 0; p < count; p++) {
+                acc = FloatVector.fromArray(F, v, vOff + p * stride + j).fma(FloatVector.broadcast(F, weights[p]), acc);
+            }
+            acc.intoArray(out, outOff + j);
+        }
+        for (; j < n; j++) {
+            float sum = 0f;
+            for (int p = 0; p < count; p++) {
+                sum += weights[p] * v[vOff + p * stride + j];
+            }
+            out[outOff + j] = sum;
         }
     }
 

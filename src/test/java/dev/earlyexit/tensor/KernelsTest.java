@@ -1,5 +1,8 @@
 package dev.earlyexit.tensor;
 
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -85,22 +88,52 @@ class KernelsTest {
         }
     }
 
-    @Test
-    void transposedScoresEqualDotProducts() {
-        Random r = new Random(4);
-        int hd = 48;
-        int cap = 40;
-        int n = 37;
-        float[] q = MatrixTest.gaussian(r, hd);
-        float[] kT = MatrixTest.gaussian(r, hd * cap);
+    /** Position counts cover the four-block, one-vector and scalar paths. */
+    @Property(tries = 40)
+    void transposedScoresEqualDotProducts(@ForAll @IntRange(min = 1, max = 150) int n,
+                                          @ForAll @IntRange(min = 1, max = 80) int hd) {
+        Random r = new Random(n * 131L + hd);
+        int cap = n + 3;
+        int qOff = 2;
+        int kOff = 5;
+        float[] q = MatrixTest.gaussian(r, qOff + hd);
+        float[] kT = MatrixTest.gaussian(r, kOff + hd * cap);
         float[] out = new float[cap];
-        Kernels.transposedScores(q, 0, kT, 0, cap, hd, n, 0.5f, out);
+        Kernels.transposedScores(q, qOff, kT, kOff, cap, hd, n, 0.5f, out);
         for (int p = 0; p < n; p++) {
             double s = 0;
+            double scale = 0;
             for (int d = 0; d < hd; d++) {
-                s += q[d] * kT[d * cap + p];
+                s += (double) q[qOff + d] * kT[kOff + d * cap + p];
+                scale += Math.abs((double) q[qOff + d] * kT[kOff + d * cap + p]);
             }
-            assertThat((double) out[p]).isCloseTo(0.5 * s, within(1e-4));
+            assertThat((double) out[p]).as("position %d", p).isCloseTo(0.5 * s, within(1e-5 * scale + 1e-6));
         }
+    }
+
+    /** Widths cover the four-vector, one-vector and scalar paths (head sizes 48, 64, 80, 128 and odd ones). */
+    @Property(tries = 40)
+    void weightedRowSumEqualsSumOfScaledRows(@ForAll @IntRange(min = 1, max = 70) int count,
+                                             @ForAll @IntRange(min = 1, max = 140) int n) {
+        Random r = new Random(count * 977L + n);
+        int stride = n + 7;
+        int vOff = 3;
+        int outOff = 4;
+        float[] weights = MatrixTest.gaussian(r, count);
+        float[] v = MatrixTest.gaussian(r, vOff + count * stride);
+        float[] out = new float[outOff + n + 2];
+        java.util.Arrays.fill(out, Float.NaN); // the kernel overwrites [outOff, outOff + n) and nothing else
+        Kernels.weightedRowSum(weights, count, v, vOff, stride, out, outOff, n);
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            double scale = 0;
+            for (int p = 0; p < count; p++) {
+                s += (double) weights[p] * v[vOff + p * stride + j];
+                scale += Math.abs((double) weights[p] * v[vOff + p * stride + j]);
+            }
+            assertThat((double) out[outOff + j]).as("column %d", j).isCloseTo(s, within(1e-5 * scale + 1e-6));
+        }
+        assertThat(out[outOff - 1]).isNaN();
+        assertThat(out[outOff + n]).isNaN();
     }
 }

@@ -12,9 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.PriorityQueue;
 
 /**
@@ -41,7 +39,7 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
     /** Id of the byte-fallback token for each byte value, or null when the vocabulary has none. */
     private final int[] byteTokenIds;
     private final byte[][] surfaces;
-    private final Map<String, Integer> pieceToId;
+    private final PieceIndex pieceToId;
     /** Longest piece in chars: longer candidate merges need no lookup. */
     private final int maxPieceChars;
 
@@ -70,17 +68,18 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         for (int id = 0; id < n; id++) {
             pieces[id] = byteOf[id] >= 0 ? stored[id] : stored[id].replace(' ', SPACE_SYMBOL);
         }
-        this.pieceToId = new HashMap<>(n * 2);
         this.surfaces = new byte[n][];
+        boolean[] matchesText = new boolean[n];
         int longest = 0;
         for (int id = 0; id < n; id++) {
             if (id == UNK || id == BOS || id == EOS || byteOf[id] >= 0) {
                 continue; // control and byte tokens never match text, as in SentencePiece
             }
-            pieceToId.putIfAbsent(pieces[id], id);
+            matchesText[id] = true;
             longest = Math.max(longest, pieces[id].length());
             surfaces[id] = pieces[id].replace(SPACE_SYMBOL, ' ').getBytes(StandardCharsets.UTF_8);
         }
+        this.pieceToId = new PieceIndex(pieces, matchesText);
         this.maxPieceChars = longest;
     }
 
@@ -220,8 +219,8 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         IntList ids = new IntList(count);
         for (int i = 0; i >= 0; i = next[i]) {
             String piece = s.substring(start[i], end[i]);
-            Integer id = pieceToId.get(piece);
-            if (id != null) {
+            int id = pieceToId.get(piece);
+            if (id >= 0) {
                 ids.add(id);
             } else if (byteTokenIds != null) {
                 for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
@@ -238,8 +237,8 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         if (end[right] - start[left] > maxPieceChars) {
             return;
         }
-        Integer id = pieceToId.get(s.substring(start[left], end[right]));
-        if (id != null) {
+        int id = pieceToId.get(s.substring(start[left], end[right]));
+        if (id >= 0) {
             agenda.add(new long[]{Float.floatToRawIntBits(scores[id]) & 0xFFFFFFFFL, left, right, end[right] - start[left]});
         }
     }

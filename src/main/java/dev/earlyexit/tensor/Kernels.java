@@ -98,11 +98,24 @@ public final class Kernels {
             a3.intoArray(out, outOff + j + 3 * L);
         }
         for (; j + L <= n; j += L) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int p = 0; p < count; p++) {
-                acc = FloatVector.fromArray(F, v, vOff + p * stride + j).fma(FloatVector.broadcast(F, weights[p]), acc);
+            // One vector of columns (all of a 48-dim head with 16 lanes): four chains over interleaved
+            // positions, so the sum does not wait one FMA latency per position.
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int p = 0;
+            for (; p + 4 <= count; p += 4) {
+                int row = vOff + p * stride + j;
+                a0 = FloatVector.fromArray(F, v, row).fma(FloatVector.broadcast(F, weights[p]), a0);
+                a1 = FloatVector.fromArray(F, v, row + stride).fma(FloatVector.broadcast(F, weights[p + 1]), a1);
+                a2 = FloatVector.fromArray(F, v, row + 2 * stride).fma(FloatVector.broadcast(F, weights[p + 2]), a2);
+                a3 = FloatVector.fromArray(F, v, row + 3 * stride).fma(FloatVector.broadcast(F, weights[p + 3]), a3);
             }
-            acc.intoArray(out, outOff + j);
+            for (; p < count; p++) {
+                a0 = FloatVector.fromArray(F, v, vOff + p * stride + j).fma(FloatVector.broadcast(F, weights[p]), a0);
+            }
+            a0.add(a1).add(a2.add(a3)).intoArray(out, outOff + j);
         }
         for (; j < n; j++) {
             float sum = 0f;

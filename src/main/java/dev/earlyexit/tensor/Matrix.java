@@ -119,10 +119,10 @@ public abstract class Matrix {
     public static Matrix of(DType dtype, float[] data, int rows, int cols) {
         return switch (dtype) {
             case F32 -> {
-                F32Matrix m = F32Matrix.allocateAligned(rows, cols);
                 if (data.length != (long) rows * cols) {
                     throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
                 }
+                F32Matrix m = F32Matrix.allocateAligned(rows, cols);
                 System.arraycopy(data, 0, m.storage(), m.offset(), data.length);
                 yield m;
             }

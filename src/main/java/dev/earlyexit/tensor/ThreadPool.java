@@ -18,7 +18,10 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class ThreadPool implements AutoCloseable {
 
-    /** A unit of parallel work over the index range [start, end); {@code worker} indexes scratch space. */
+    /**
+     * A unit of parallel work over the index range [start, end); {@code worker} indexes scratch space.
+     * A worker may be handed several ranges in one dispatch, so each index must be computed on its own.
+     */
     @FunctionalInterface
     public interface RangeTask {
         void run(int start, int end, int worker);
@@ -78,7 +81,7 @@ public final class ThreadPool implements AutoCloseable {
         this.size = n;
         this.failure = null;
         // Ranges shrink from n/(2*threads) down to this floor; it bounds the claims (each one an atomic
-        // update of a contended cache line) to about 2*threads*ln(8) + 8*threads per dispatch.
+        // update of a contended cache line) to about 2*threads*(1 + ln 4) per dispatch: 9 for two threads.
         this.minChunk = Math.max(1, n / (8 * threads));
         nextIndex.set(0);
         remaining.set(threads - 1);
@@ -89,7 +92,12 @@ public final class ThreadPool implements AutoCloseable {
                 LockSupport.unpark(workers[w]);
             }
         }
-        runRange(0, task, n);
+        try {
+            runRange(0, task, n);
+        } catch (Throwable t) {
+            failure = t;
+        }
+        // Wait even after a failure: a worker still claiming ranges must not see the next dispatch.
         while (remaining.get() != 0) {
             Thread.onSpinWait();
         }

@@ -32,18 +32,26 @@ class ThreadPoolTest {
         }
     }
 
+    /** Whichever worker fails (the caller or a pool thread), the caller gets the error and the pool stays usable. */
     @Test
-    void aWorkersFailureReachesTheCaller() {
+    void aFailureReachesTheCallerAndThePoolStaysUsable() {
         try (ThreadPool pool = new ThreadPool(2)) {
-            assertThatThrownBy(() -> pool.parallelFor(1000, (start, end, worker) -> {
-                if (start <= 999 && 999 < end) {
-                    throw new IllegalStateException("boom at " + start);
+            for (int failing : new int[] {0, 500, 999}) {
+                assertThatThrownBy(() -> pool.parallelFor(1000, (start, end, worker) -> {
+                    if (start <= failing && failing < end) {
+                        throw new IllegalStateException("boom at " + failing);
+                    }
+                })).isInstanceOf(IllegalStateException.class).hasMessage("boom at " + failing);
+                AtomicIntegerArray runs = new AtomicIntegerArray(1000);
+                pool.parallelFor(1000, (start, end, worker) -> {
+                    for (int i = start; i < end; i++) {
+                        runs.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < 1000; i++) {
+                    assertThat(runs.get(i)).as("index %d after a failure at %d", i, failing).isEqualTo(1);
                 }
-            })).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("boom");
-            // the pool stays usable
-            int[] sum = new int[1];
-            pool.parallelFor(1, (start, end, worker) -> sum[0] += end - start);
-            assertThat(sum[0]).isEqualTo(1);
+            }
         }
     }
 }

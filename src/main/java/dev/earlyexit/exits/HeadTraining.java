@@ -40,7 +40,6 @@ public final class HeadTraining {
     private HeadTraining() {
     }
 
-    /** Default head layers: every layer but the last for models of up to 8 layers, else 4 evenly spaced. */
     /**
      * Default head layers: {@link #defaultLayers(int)}, and for subset heads also the last layer, where
      * a head over the few hundred tokens the model mostly predicts stands in for the full classifier.
@@ -55,6 +54,7 @@ public final class HeadTraining {
         return withLast;
     }
 
+    /** Default head layers: every layer but the last for models of up to 8 layers, else 4 evenly spaced. */
     public static int[] defaultLayers(int modelLayers) {
         if (modelLayers <= 8) {
             int[] l = new int[modelLayers - 1];

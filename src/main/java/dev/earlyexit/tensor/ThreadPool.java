@@ -39,8 +39,6 @@ public final class ThreadPool implements AutoCloseable {
     private final AtomicInteger remaining = new AtomicInteger();
     /** The first index not yet claimed in the current dispatch. */
     private final AtomicInteger nextIndex = new AtomicInteger();
-    /** The smallest range a worker claims in the current dispatch. */
-    private volatile int minChunk;
     private volatile Throwable failure;
 
     public ThreadPool(int threads) {
@@ -80,9 +78,6 @@ public final class ThreadPool implements AutoCloseable {
         this.task = task;
         this.size = n;
         this.failure = null;
-        // Ranges shrink from n/(2*threads) down to this floor; it bounds the claims (each one an atomic
-        // update of a contended cache line) to about 2*threads*(1 + ln 4) per dispatch: 9 for two threads.
-        this.minChunk = Math.max(1, n / (8 * threads));
         nextIndex.set(0);
         remaining.set(threads - 1);
         generation++;
@@ -114,7 +109,10 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     private void runRange(int worker, RangeTask t, int n) {
-        int floor = minChunk;
+        // Ranges shrink from n/(2*threads) down to a floor of n/(8*threads), which bounds the claims (each
+        // one an atomic update of a contended cache line) to about 2*threads*(1 + ln 4) per dispatch: 9 for
+        // two threads.
+        int floor = Math.max(1, n / (8 * threads));
         int divisor = 2 * threads;
         while (true) {
             int start = nextIndex.get();

@@ -6,6 +6,7 @@ import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
+import dev.earlyexit.decoding.TeacherForcedExit;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.KVCache;
 import dev.earlyexit.model.ModelConfig;
@@ -475,9 +476,7 @@ final class BenchCommand implements Callable<Integer> {
         HeadSet heads = exitOptions.headSet(model);
         Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
         List<double[]> thresholds = new ArrayList<>();
-        double[] never = new double[heads.size()];
-        Arrays.fill(never, Double.POSITIVE_INFINITY);
-        thresholds.add(never);
+        thresholds.add(TeacherForcedExit.FULL_MODEL);
         for (double eps : epsilons) {
             thresholds.add(exitOptions.thresholds(cal, heads, model, metric.id(), eps));
         }
@@ -588,6 +587,16 @@ final class BenchCommand implements Callable<Integer> {
             m.put("f32_prefix_match", prefix < 0 ? reducedIds.length : prefix);
             return m;
         }
+    }
+
+    /**
+     * The run of median speed (the lower middle one for an even count): a real run, so its other figures
+     * (acceptance, timings, output) stay consistent with its speed.
+     */
+    static <R> R medianBy(List<R> runs, java.util.function.ToDoubleFunction<R> speed) {
+        List<R> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(speed));
+        return sorted.get((sorted.size() - 1) / 2);
     }
 
     static double median(double[] values) {

@@ -285,7 +285,6 @@ final class DemoCommand implements Callable<Integer> {
         for (int i = 0; i < TIMED_RUNS; i++) {
             runs.add(run.get());
         }
-        runs.sort(java.util.Comparator.comparingDouble(speed));
-        return runs.get(TIMED_RUNS / 2);
+        return BenchCommand.medianBy(runs, speed);
     }
 }

@@ -2,6 +2,7 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.decoding.TeacherForcedExit;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -64,12 +65,10 @@ final class ScoreCommand implements Callable<Integer> {
             tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
         }
         // The early-exit thresholds and, scored on the same probe, none at all: the full model's perplexity.
-        double[] never = new double[heads.size()];
-        java.util.Arrays.fill(never, Double.POSITIVE_INFINITY);
         List<Map<String, Object>> scores;
         try (ThreadPool pool = modelOptions.pool()) {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
-            scores = TeacherForcedScoring.score(tf, heads, metric, ids, List.of(tau, never),
+            scores = TeacherForcedScoring.score(tf, heads, metric, ids, List.of(tau, TeacherForcedExit.FULL_MODEL),
                     Progress.start(false, "score", 0));
         }
         Map<String, Object> chosen = scores.get(0);

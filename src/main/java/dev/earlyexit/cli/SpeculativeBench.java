@@ -15,7 +15,6 @@ import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.tensor.ThreadPool;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -138,17 +137,13 @@ final class SpeculativeBench {
         return out;
     }
 
-    /**
-     * Per setting (same index in every run), the run of median speed (the lower middle one for an even
-     * count): a real run, so its acceptance and timings stay consistent with its speed.
-     */
+    /** Per setting (same index in every run), the run of median speed ({@link BenchCommand#medianBy}). */
     static List<SpeculativeSweep.Row> medianRows(List<List<SpeculativeSweep.Row>> runs) {
         List<SpeculativeSweep.Row> medians = new ArrayList<>();
         for (int i = 0; i < runs.get(0).size(); i++) {
             int setting = i;
-            List<SpeculativeSweep.Row> samples = new ArrayList<>(runs.stream().map(r -> r.get(setting)).toList());
-            samples.sort(Comparator.comparingDouble(SpeculativeSweep.Row::tokensPerSecond));
-            medians.add(samples.get((samples.size() - 1) / 2));
+            medians.add(BenchCommand.medianBy(runs.stream().map(r -> r.get(setting)).toList(),
+                    SpeculativeSweep.Row::tokensPerSecond));
         }
         return medians;
     }

@@ -18,8 +18,8 @@ import java.util.Map;
  * decoding would take is found from the recorded confidences ({@link TeacherForcedExit}), and that
  * exit's distribution is scored: log-probability of the text's next token, agreement of its argmax with
  * the full model's, layers run. The model and every head run once per context window ({@link SequenceProbe}), whatever the
- * number of threshold sets, so a sweep costs about one scoring pass. Thresholds of +∞ everywhere score
- * the full model itself.
+ * number of threshold sets, so a sweep costs about one scoring pass. {@link TeacherForcedExit#FULL_MODEL}
+ * scores the full model itself.
  */
 final class TeacherForcedScoring {
     private TeacherForcedScoring() {
@@ -40,11 +40,10 @@ final class TeacherForcedScoring {
     static List<Map<String, Object>> score(Transformer model, HeadSet heads, ConfidenceMetric metric, int[] ids,
                                            List<double[]> thresholds, Progress progress) {
         int L = model.config().layers();
-        int K = heads.size();
         int window = model.config().maxSeqLen();
         Tally[] tallies = new Tally[thresholds.size()];
         for (int s = 0; s < tallies.length; s++) {
-            tallies[s] = new Tally(K);
+            tallies[s] = new Tally(heads.size());
         }
         SequenceProbe probe = new SequenceProbe(model, heads, List.of(metric));
         for (int start = 0; start < ids.length - 1; start += window - 1) {
@@ -54,7 +53,7 @@ final class TeacherForcedScoring {
                 for (int t = 0; t < w.length - 1; t++) {
                     TeacherForcedExit.Position p = TeacherForcedExit.at(r, r.confidence()[0], t, thresholds.get(s),
                             heads, L);
-                    tallies[s].add(p.head() < 0 ? K : p.head(), p, p.chosen() == r.modelArgmax()[t]);
+                    tallies[s].add(p, p.chosen() == r.modelArgmax()[t]);
                 }
             }
             progress.step();
@@ -79,10 +78,10 @@ final class TeacherForcedScoring {
             exits = new long[heads + 1];
         }
 
-        void add(int exit, TeacherForcedExit.Position p, boolean agrees) {
+        void add(TeacherForcedExit.Position p, boolean agrees) {
             uncovered += p.uncovered() ? 1 : 0;
             negLogLikelihood -= p.logProb();
-            exits[exit]++;
+            exits[p.head() < 0 ? exits.length - 1 : p.head()]++; // the last slot is the full model's
             layers += p.layers();
             agreeing += agrees ? 1 : 0;
             tokens++;

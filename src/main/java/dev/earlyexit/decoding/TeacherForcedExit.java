@@ -12,6 +12,8 @@ import dev.earlyexit.exits.HeadSet;
 public final class TeacherForcedExit {
     /** Probability given to a token the answering head cannot produce (a reduced-vocabulary head). */
     public static final double UNCOVERED_PROBABILITY = 1e-9;
+    /** Thresholds under which no head answers: every position gets the full model's distribution. */
+    public static final double[] FULL_MODEL = {};
 
     private TeacherForcedExit() {
     }
@@ -33,7 +35,7 @@ public final class TeacherForcedExit {
      * The answer at position t of a probed sequence.
      *
      * @param confidence [head][position] the consulted metric's confidences ({@code probe.confidence()[m]})
-     * @param thresholds per head (+∞: never exits); empty for the full model alone
+     * @param thresholds per head (+∞: never exits); {@link #FULL_MODEL} for the full model alone
      */
     public static Position at(SequenceProbe.Result probe, double[][] confidence, int t, double[] thresholds,
                               HeadSet heads, int modelLayers) {

@@ -103,7 +103,7 @@ public final class ModelScorer implements LoglikelihoodScorer {
         SequenceProbe.Result r = probe.run(ids, first - 1, ids.length - 1);
         double[][] confidence = r.confidence()[0];
         for (int s = 0; s < out.length; s++) {
-            double[] tau = s == 0 ? new double[0] : thresholds.get(s - 1);
+            double[] tau = s == 0 ? TeacherForcedExit.FULL_MODEL : thresholds.get(s - 1);
             double ll = 0;
             boolean greedy = true;
             long layers = 0;

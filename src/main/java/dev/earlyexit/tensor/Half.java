@@ -1,0 +1,48 @@
+package dev.earlyexit.tensor;
+
+/** IEEE 754 half precision to and from float32 (Java 17 has no Float.float16ToFloat). */
+public final class Half {
+    private Half() {
+    }
+
+    /** Exact widening of the 16 bits {@code h} (low bits of the int). */
+    public static float toFloat(int h) {
+        int sign = (h & 0x8000) << 16;
+        int exp = (h >>> 10) & 0x1F;
+        int mant = h & 0x3FF;
+        if (exp == 0x1F) {
+            return Float.intBitsToFloat(sign | 0x7F800000 | mant << 13); // inf, NaN (payload kept)
+        }
+        if (exp == 0) {
+            // zero or subnormal: mant * 2^-24, exact in float32
+            float v = mant * 0x1p-24f;
+            return sign == 0 ? v : -v;
+        }
+        return Float.intBitsToFloat(sign | (exp + 112) << 23 | mant << 13);
+    }
+
+    /** Rounds to the nearest half, ties to even (as numpy and ggml's GGML_FP32_TO_FP16 do). */
+    public static short fromFloat(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int abs = bits & 0x7FFFFFFF;
+        if (abs >= 0x7F800000) {
+            return (short) (sign | 0x7C00 | (abs > 0x7F800000 ? 0x200 | (abs >>> 13) & 0x3FF : 0));
+        }
+        if (abs >= 0x477FF000) { // rounds to >= 65520: overflow to infinity
+            return (short) (sign | 0x7C00);
+        }
+        if (abs < 0x38800000) { // below the smallest normal half: a multiple of 2^-24, rounded to even
+            int m = (int) Math.rint(Float.intBitsToFloat(abs) * 0x1p24f);
+            return (short) (sign | m);
+        }
+        int e = (abs >>> 23) - 112;
+        int mant = abs & 0x7FFFFF;
+        int h = e << 10 | mant >>> 13;
+        int rest = mant & 0x1FFF;
+        if (rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1)) {
+            h++; // may carry into the exponent, which is still the right result
+        }
+        return (short) (sign | h);
+    }
+}

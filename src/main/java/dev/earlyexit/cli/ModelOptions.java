@@ -1,5 +1,6 @@
 package dev.earlyexit.cli;
 
+import dev.earlyexit.model.Warmup;
 import dev.earlyexit.store.KnownModel;
 import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.store.ModelCache;
@@ -35,6 +36,9 @@ final class ModelOptions {
     boolean verbose;
 
     LoadedModel load() throws IOException {
+        if (!"false".equals(System.getProperty("earlyexit.warmup"))) {
+            Warmup.startInBackground(dtype); // compiles the kernels while the weights are read
+        }
         return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype);
     }
 

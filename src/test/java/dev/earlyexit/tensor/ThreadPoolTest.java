@@ -54,4 +54,39 @@ class ThreadPoolTest {
             }
         }
     }
+
+    /** A worker the machine holds up (here: one that sleeps in every range) makes the caller go on alone. */
+    @Test
+    void aHeldUpWorkerMakesTheCallerRunDispatchesAlone() {
+        try (ThreadPool pool = new ThreadPool(2)) {
+            boolean[] otherWorkerRan = new boolean[1];
+            ThreadPool.RangeTask task = (start, end, worker) -> {
+                if (worker != 0) {
+                    otherWorkerRan[0] = true;
+                    java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                }
+            };
+            int dispatches = 0;
+            // Far more than one judging window: the pool must notice within it.
+            while (dispatches < 2000) {
+                otherWorkerRan[0] = false;
+                pool.parallelFor(64, task);
+                dispatches++;
+                if (dispatches > 300 && !otherWorkerRan[0]) {
+                    break;
+                }
+            }
+            assertThat(dispatches).as("dispatches until the caller ran alone").isLessThan(2000);
+            // And results stay complete while alone.
+            AtomicIntegerArray runs = new AtomicIntegerArray(100);
+            pool.parallelFor(100, (start, end, worker) -> {
+                for (int i = start; i < end; i++) {
+                    runs.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 100; i++) {
+                assertThat(runs.get(i)).isEqualTo(1);
+            }
+        }
+    }
 }

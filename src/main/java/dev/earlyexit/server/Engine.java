@@ -42,6 +42,8 @@ public final class Engine implements AutoCloseable {
     private final int[] stopIds;
     private final Slot[] slots;
     private final ArrayBlockingQueue<Job> queue;
+    private final int queueCapacity;
+    private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
     private final Thread thread;
     private volatile boolean closing;
     private volatile int busy;
@@ -73,8 +75,8 @@ public final class Engine implements AutoCloseable {
         if (slotCount < 1) {
             throw new IllegalArgumentException("--slots must be >= 1, got " + slotCount);
         }
-        if (queueCapacity < 0) {
-            throw new IllegalArgumentException("--queue must be >= 0, got " + queueCapacity);
+        if (queueCapacity < 1) {
+            throw new IllegalArgumentException("--queue must be >= 1, got " + queueCapacity);
         }
         this.model = model;
         this.c = model.config();
@@ -85,7 +87,8 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < slotCount; i++) {
             slots[i] = new Slot(c);
         }
-        this.queue = new ArrayBlockingQueue<>(Math.max(1, queueCapacity));
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.queueCapacity = queueCapacity;
         this.x = new float[slotCount * c.dim()];
         this.row = new float[c.dim()];
         this.logits = new float[slotCount * c.vocabSize()];
@@ -110,8 +113,9 @@ public final class Engine implements AutoCloseable {
         return slots.length;
     }
 
+    /** Requests submitted and not yet admitted to a slot (the one the engine holds back included). */
     public int queueLength() {
-        return queue.size() + (pending != null ? 1 : 0);
+        return waiting.get();
     }
 
     public boolean alive() {
@@ -123,7 +127,11 @@ public final class Engine implements AutoCloseable {
         if (closing) {
             return false;
         }
-        return queue.offer(job);
+        if (waiting.incrementAndGet() > queueCapacity || !queue.offer(job)) {
+            waiting.decrementAndGet();
+            return false;
+        }
+        return true;
     }
 
     /** Whether any request is decoding or waiting. */
@@ -140,6 +148,7 @@ public final class Engine implements AutoCloseable {
                 while (pending != null) {
                     Job job = pending;
                     if (job.cancelled()) {
+                        waiting.decrementAndGet();
                         job.emit(new Job.Done(Job.Finish.CANCELLED, Map.of()));
                         pending = queue.poll();
                         continue;
@@ -147,6 +156,7 @@ public final class Engine implements AutoCloseable {
                     if (job.spec.mode() != ExitSpec.Mode.FULL) {
                         if (busy == 0) {
                             pending = null;
+                            waiting.decrementAndGet();
                             runAlone(job);
                         }
                         break;
@@ -156,6 +166,7 @@ public final class Engine implements AutoCloseable {
                         break;
                     }
                     pending = queue.poll();
+                    waiting.decrementAndGet();
                     start(free, job);
                 }
                 if (busy > 0) {
@@ -403,9 +414,11 @@ public final class Engine implements AutoCloseable {
         if (pending != null) {
             pending.emit(new Job.Failed(message));
             pending = null;
+            waiting.decrementAndGet();
         }
         while ((j = queue.poll()) != null) {
             j.emit(new Job.Failed(message));
+            waiting.decrementAndGet();
         }
         for (Slot s : slots) {
             if (s.job != null) {

@@ -196,8 +196,14 @@ final class ServeCommand implements Callable<Integer> {
         if (ModelOptions.isAlias(modelOptions.model)) {
             return modelOptions.model;
         }
-        String name = model.source().getFileName().toString();
-        return name.endsWith(".bin") && !Files.isDirectory(model.source())
-                ? model.source().toAbsolutePath().getParent().getFileName() + "/" + name : name;
+        // A directory's name; for a file, its name without the extension, or its directory's name when the
+        // file has a generic name (llama2.c's model.bin).
+        Path source = model.source().toAbsolutePath();
+        String name = source.getFileName().toString();
+        if (Files.isDirectory(source)) {
+            return name;
+        }
+        String stem = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name;
+        return stem.equals("model") && source.getParent() != null ? source.getParent().getFileName().toString() : stem;
     }
 }

@@ -61,7 +61,16 @@ final class ServerFixture implements AutoCloseable {
     }
 
     ServerFixture(int slots, int queue, String apiKey, ExitModes exits, int maxBody) throws Exception {
-        LoadedModel m = model();
+        this(slots, queue, apiKey, exits, maxBody, model());
+    }
+
+    /** A model of its own: weights (their matmul scratch) serve one engine thread at a time. */
+    static LoadedModel freshModel() throws Exception {
+        return new ModelResolver(new ModelCache(Files.createTempDirectory("ee-cache")), s -> { })
+                .load(TestModels.stories15M().toString(), null, DType.F32);
+    }
+
+    ServerFixture(int slots, int queue, String apiKey, ExitModes exits, int maxBody, LoadedModel m) throws Exception {
         server = new OpenAiServer(new ServerOptions("127.0.0.1", 0, apiKey, maxBody,
                 new ExitSpec(ExitSpec.Mode.FULL, 0.9, 4), 2_000));
         server.start();

@@ -310,7 +310,8 @@ public final class Transformer {
      * position. The projections and the MLP read each weight once for the whole block; attention runs
      * per row against its own cache. Each row's result equals a lone {@code forward(x, 1, ...)} on its
      * cache (every kernel computes a row independently of the others). This is the server's batched
-     * decode step across requests.
+     * decode step across requests. Every layer of each cache must hold the same length, and no two rows
+     * may share a cache.
      */
     public void forwardRows(float[] x, int T, KVCache[] caches) {
         for (int t = 0; t < T; t++) {

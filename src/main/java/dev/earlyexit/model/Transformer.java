@@ -383,9 +383,11 @@ public final class Transformer {
             int row = t * qkvDim;
             int pos = rowPositions[t];
             for (int h = 0; h < c.heads(); h++) {
+                headNorm(qkv, row + h * c.headDim(), lw.qNorm());
                 rope(qkv, row + h * c.headDim(), pos);
             }
             for (int h = 0; h < c.kvHeads(); h++) {
+                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
                 rope(qkv, row + qDim + h * c.headDim(), pos);
             }
             KVCache cache = caches[t];

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Early-exit inference for pre-trained causal language models, in pure Java.",
         subcommands = {DemoCommand.class, GenerateCommand.class, TrainHeadsCommand.class, CalibrateCommand.class, ScoreCommand.class,
                 EvalCommand.class,
-                TokenizeCommand.class, BenchCommand.class, FetchCommand.class, ConvertCommand.class,
+                TokenizeCommand.class, BenchCommand.class, FetchCommand.class, ConvertCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -185,7 +185,12 @@ public final class Transformer {
         lw.wo().matmul(att, T, proj, pool);
         addBias(proj, T, dim, lw.bo());
 
-        // MLP and residual
+        mlpAndResidual(lw, x, T);
+    }
+
+    /** The MLP and the residual additions of a layer, after attention left its output in proj. */
+    private void mlpAndResidual(LayerWeights lw, float[] x, int T) {
+        int dim = c.dim();
         switch (c.residual()) {
             case SEQUENTIAL -> {
                 Kernels.add(proj, 0, x, 0, T * dim);
@@ -319,6 +324,112 @@ public final class Transformer {
                 Kernels.transposedScores(qkv, qOff, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
                 Kernels.softmax(s, 0, last + 1);
                 Kernels.weightedRowSum(s, last + 1, values, kvOff, kvDim, att, t * qDim + h * hd, hd);
+            }
+        }
+    }
+
+    /**
+     * Runs a block of T rows that belong to T different sequences through every layer, in place: row t
+     * is the next token of the sequence whose cache is {@code caches[t]} and goes to that cache's next
+     * position. The projections and the MLP read each weight once for the whole block; attention runs
+     * per row against its own cache. Each row's result equals a lone {@code forward(x, 1, ...)} on its
+     * cache (every kernel computes a row independently of the others). This is the server's batched
+     * decode step across requests. Every layer of each cache must hold the same length, and no two rows
+     * may share a cache.
+     */
+    public void forwardRows(float[] x, int T, KVCache[] caches) {
+        for (int t = 0; t < T; t++) {
+            KVCache cache = caches[t];
+            for (int l = 0; l < c.layers(); l++) {
+                if (cache.length(l) != cache.length(0) || cache.length(l) + 1 > cache.capacity()) {
+                    throw new IllegalStateException("row " + t + ": layer " + l + " holds " + cache.length(l)
+                            + " positions (layer 0: " + cache.length(0) + ", context " + cache.capacity() + ")");
+                }
+            }
+        }
+        ensureBlock(T);
+        if (rowPositions.length < T) {
+            rowPositions = new int[Math.max(T, 2 * rowPositions.length)];
+            rowCaches = new KVCache[rowPositions.length];
+        }
+        for (int l = 0; l < c.layers(); l++) {
+            layerRows(l, x, T, caches);
+        }
+        java.util.Arrays.fill(rowCaches, null);
+    }
+
+    private int[] rowPositions = new int[0];
+    private KVCache[] rowCaches = new KVCache[0];
+    private final RowAttentionTask rowAttentionTask = new RowAttentionTask();
+
+    /** {@link #layer} for rows of different sequences: the same steps, attention per row and cache. */
+    private void layerRows(int l, float[] x, int T, KVCache[] caches) {
+        LayerWeights lw = w.layers()[l];
+        int dim = c.dim();
+        for (int t = 0; t < T; t++) {
+            rowPositions[t] = caches[t].append(l, 1);
+            rowCaches[t] = caches[t];
+            norm(xb, t * dim, x, t * dim, lw.attnNorm(), lw.attnNormBias());
+            if (c.residual() == ModelConfig.ResidualKind.PARALLEL) {
+                norm(xb2, t * dim, x, t * dim, lw.mlpNorm(), lw.mlpNormBias());
+            }
+        }
+        int qkvDim = c.qkvDim();
+        lw.wqkv().matmul(xb, T, qkv, pool);
+        addBias(qkv, T, qkvDim, lw.bqkv());
+        int qDim = c.qDim();
+        int kvDim = c.kvDim();
+        for (int t = 0; t < T; t++) {
+            int row = t * qkvDim;
+            int pos = rowPositions[t];
+            for (int h = 0; h < c.heads(); h++) {
+                headNorm(qkv, row + h * c.headDim(), lw.qNorm());
+                rope(qkv, row + h * c.headDim(), pos);
+            }
+            for (int h = 0; h < c.kvHeads(); h++) {
+                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
+                rope(qkv, row + qDim + h * c.headDim(), pos);
+            }
+            KVCache cache = caches[t];
+            float[] keys = cache.keys[l];
+            int capacity = cache.capacity();
+            for (int d = 0; d < kvDim; d++) {
+                keys[d * capacity + pos] = qkv[row + qDim + d];
+            }
+            System.arraycopy(qkv, row + qDim + kvDim, cache.values[l], pos * kvDim, kvDim);
+        }
+        rowAttentionTask.layer = l;
+        pool.parallelFor(c.heads() * T, rowAttentionTask);
+        lw.wo().matmul(att, T, proj, pool);
+        addBias(proj, T, dim, lw.bo());
+        mlpAndResidual(lw, x, T);
+    }
+
+    /** Causal attention of each (row, head) pair against the row's own cache at one layer. */
+    private final class RowAttentionTask implements ThreadPool.RangeTask {
+        int layer;
+
+        @Override
+        public void run(int start, int end, int worker) {
+            int hd = c.headDim();
+            int kvDim = c.kvDim();
+            int qkvDim = c.qkvDim();
+            int qDim = c.qDim();
+            int group = c.heads() / c.kvHeads();
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] s = scores[worker];
+            for (int job = start; job < end; job++) {
+                int t = job / c.heads();
+                int h = job % c.heads();
+                KVCache cache = rowCaches[t];
+                int capacity = cache.capacity();
+                int qOff = t * qkvDim + h * hd;
+                int kvOff = (h / group) * hd;
+                int last = rowPositions[t];
+                Kernels.transposedScores(qkv, qOff, cache.keys[layer], kvOff * capacity, capacity, hd, last + 1,
+                        scale, s);
+                Kernels.softmax(s, 0, last + 1);
+                Kernels.weightedRowSum(s, last + 1, cache.values[layer], kvOff, kvDim, att, t * qDim + h * hd, hd);
             }
         }
     }

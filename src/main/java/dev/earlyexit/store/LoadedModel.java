@@ -12,8 +12,20 @@ import java.util.Optional;
  * has one (a checkpoint without one can still run on ids).
  *
  * @param source the file or directory the weights came from
+ * @param chatTemplateOrNull the model's chat template (Jinja text) when it ships one: tokenizer_config.json's
+ *        {@code chat_template} for a Hugging Face directory (a GGUF's {@code tokenizer.chat_template} is the
+ *        place for the GGUF loader to fill in)
  */
-public record LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source) {
+public record LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source,
+                          String chatTemplateOrNull) {
+
+    public LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source) {
+        this(config, weights, tokenizerOrNull, source, null);
+    }
+
+    public Optional<String> chatTemplate() {
+        return Optional.ofNullable(chatTemplateOrNull);
+    }
 
     public Optional<Tokenizer> tokenizer() {
         return Optional.ofNullable(tokenizerOrNull);

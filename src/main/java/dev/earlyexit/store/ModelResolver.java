@@ -62,12 +62,45 @@ public final class ModelResolver {
                     c = c.withSpecialIds(own.bosId(), c.eosId());
                 }
             }
-            return new LoadedModel(c, hf.weights(), tok, path);
+            return new LoadedModel(c, hf.weights(), tok, path, chatTemplate(path).orElse(null));
         }
         Llama2cCheckpoint.Loaded l = Llama2cCheckpoint.load(path, dtype);
         Path parent = path.toAbsolutePath().getParent();
         Tokenizer tok = tokenizer(tokenizerOverride, parent.resolve("tokenizer.bin"));
         return new LoadedModel(l.config(), l.weights(), tok, path);
+    }
+
+    /**
+     * The chat template of a Hugging Face directory: tokenizer_config.json's {@code chat_template}, a
+     * string or (newer files) a list of named templates, of which the one named "default" is taken.
+     */
+    public static Optional<String> chatTemplate(Path dir) throws IOException {
+        Path file = dir.resolve("tokenizer_config.json");
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ModelFormatException(file + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        com.fasterxml.jackson.databind.JsonNode t = root.get("chat_template");
+        if (t == null || t.isNull()) {
+            return Optional.empty();
+        }
+        if (t.isTextual()) {
+            return Optional.of(t.asText());
+        }
+        if (t.isArray()) {
+            for (com.fasterxml.jackson.databind.JsonNode named : t) {
+                if ("default".equals(named.path("name").asText()) && named.path("template").isTextual()) {
+                    return Optional.of(named.get("template").asText());
+                }
+            }
+        }
+        throw new ModelFormatException(file + ": chat_template must be a string or a list with a template named "
+                + "'default'");
     }
 
     /** The tokenizer the user named, else the default file beside the model if it exists, else none. */

@@ -1,0 +1,99 @@
+package dev.earlyexit.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The early_exit request object and report, over calibrated copied heads on stories15M. */
+class EarlyExitServerTest {
+    @TempDir
+    static Path dir;
+    static ServerFixture s;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s = new ServerFixture(2, 4, null, ServerFixture.exitModes(dir));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (s != null) {
+            s.close();
+        }
+    }
+
+    private static JsonNode complete(String earlyExit, boolean stream) throws Exception {
+        String body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":30,\"temperature\":0,\"early_exit\":" + earlyExit
+                + (stream ? ",\"stream\":true" : "") + "}";
+        var r = s.post("/v1/completions", body);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        if (!stream) {
+            return ServerFixture.json(r);
+        }
+        var ev = OpenAiServerTest.events(r.body());
+        StringBuilder text = new StringBuilder();
+        JsonNode last = null;
+        for (String e : ev.subList(0, ev.size() - 1)) {
+            last = ServerFixture.JSON.readTree(e);
+            text.append(last.at("/choices/0/text").asText());
+        }
+        ((com.fasterxml.jackson.databind.node.ObjectNode) last.at("/choices/0")).put("text", text.toString());
+        return last;
+    }
+
+    private static int sum(JsonNode perLayer) {
+        int n = 0;
+        for (Iterator<Map.Entry<String, JsonNode>> it = perLayer.fields(); it.hasNext(); ) {
+            n += it.next().getValue().asInt();
+        }
+        return n;
+    }
+
+    @Test
+    void dssdGivesTheFullModelsGreedyTextAndReportsDrafts() throws Exception {
+        ServerFixture.Reference full = ServerFixture.reference("Once upon a time", 30);
+        for (boolean stream : new boolean[] {false, true}) {
+            JsonNode j = complete("{\"mode\":\"dssd\",\"epsilon\":0.5,\"max_draft\":3}", stream);
+            assertThat(j.at("/choices/0/text").asText()).isEqualTo(full.text());
+            JsonNode ee = j.get("early_exit");
+            assertThat(ee.get("mode").asText()).isEqualTo("dssd");
+            assertThat(ee.get("max_draft").asInt()).isEqualTo(3);
+            assertThat(ee.get("accepted").asInt()).isBetween(0, ee.get("drafted").asInt());
+            assertThat(ee.get("drafted").asInt()).isPositive();
+            assertThat(sum(ee.get("exits_per_layer"))).isEqualTo(30);
+            assertThat(ee.get("mean_layers").asDouble()).isBetween(1.0, 6.0);
+        }
+        assertThat(s.get("/metrics").body()).containsPattern("earlyexit_drafted_tokens_total [1-9]");
+    }
+
+    @Test
+    void earlyExitReportsWhereTokensLeft() throws Exception {
+        JsonNode j = complete("{\"mode\":\"early-exit\",\"epsilon\":0.5}", false);
+        JsonNode ee = j.get("early_exit");
+        assertThat(ee.get("mode").asText()).isEqualTo("early-exit");
+        assertThat(ee.get("epsilon").asDouble()).isEqualTo(0.5);
+        int tokens = j.at("/usage/completion_tokens").asInt();
+        assertThat(sum(ee.get("exits_per_layer"))).isEqualTo(tokens);
+        assertThat(ee.get("mean_layers").asDouble()).isBetween(1.0, 6.0);
+        assertThat(j.at("/choices/0/text").asText()).isNotEmpty();
+        // A full-model request next to it is unaffected.
+        JsonNode f = complete("{\"mode\":\"full\"}", true);
+        assertThat(f.at("/choices/0/text").asText()).isEqualTo(ServerFixture.reference("Once upon a time", 30).text());
+        assertThat(f.at("/early_exit/mean_layers").asDouble()).isEqualTo(6.0);
+    }
+
+    @Test
+    void logprobsAreRefusedOutsideTheFullModel() throws Exception {
+        var r = s.post("/v1/completions", "{\"prompt\":\"x\",\"logprobs\":1,\"early_exit\":{\"mode\":\"dssd\"}}");
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(ServerFixture.json(r).at("/error/param").asText()).isEqualTo("logprobs");
+    }
+}

@@ -62,6 +62,7 @@ for f in files:
     lp = [v["llama.cpp"][1] for v in rs]; op = [v["earlyexit"][1] for v in rs]
     dr = [o / l for o, l in zip(od, ld)]; pr = [l / o for o, l in zip(op, lp)]
     print(f"| {f.split('/')[-1]} | {st.median(ld):.2f} | {st.median(od):.2f} | {st.median(dr):.2f}x | {st.median(lp):.0f} | {st.median(op):.0f} | {st.median(pr):.2f}x |")
-print(f"({len(rows)} runs; our prompt: {rows[-1][5] if rows and len(rows[-1]) > 5 else '?'} tokens with the file's tokenizer)")
+ours = [r for r in rows if len(r) > 5]
+print(f"({len(rows)} runs; our long prompt: {ours[-1][5] if ours else '?'} tokens with the file's tokenizer, BOS included)")
 PY
 rm -f "$results"

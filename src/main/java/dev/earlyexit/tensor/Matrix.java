@@ -90,6 +90,12 @@ public abstract class Matrix {
      * model never needs the float32 model's memory.
      */
     public static Matrix load(DType dtype, int rows, int cols, RowSource source) throws java.io.IOException {
+        if (dtype == DType.Q4_0 || dtype == DType.Q4_K) {
+            // whole-matrix quantizers; the float32 copy lives only while this matrix is built
+            float[] all = new float[Math.multiplyExact(rows, cols)];
+            source.read(0, rows, all, 0);
+            return of(dtype, all, rows, cols);
+        }
         if (dtype == DType.F32) {
             F32Matrix m = F32Matrix.allocateAligned(rows, cols);
             source.read(0, rows, m.storage(), m.offset());
@@ -128,6 +134,16 @@ public abstract class Matrix {
             }
             case BF16 -> BF16Matrix.fromFloats(data, rows, cols);
             case Q8 -> Q8Matrix.fromFloats(data, rows, cols);
+            case Q4_0, Q4_K -> {
+                if (data.length != (long) rows * cols) {
+                    throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
+                }
+                GgmlType t = dtype == DType.Q4_K && cols % 256 == 0 ? GgmlType.Q4_K : GgmlType.Q4_0;
+                if (cols % 32 != 0) {
+                    yield Q8Matrix.fromFloats(data, rows, cols);
+                }
+                yield GgmlMatrices.of(t, java.nio.ByteBuffer.wrap(GgmlMatrices.quantize(t, data, 0, rows, cols)), rows, cols);
+            }
         };
     }
 }

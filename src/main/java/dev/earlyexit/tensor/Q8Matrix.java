@@ -19,7 +19,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
     private final float[] scales;
     private final int groupsPerRow;
 
-    private Q8Matrix(byte[] q, float[] scales, int rows, int cols) {
+    Q8Matrix(byte[] q, float[] scales, int rows, int cols) {
         super(rows, cols);
         this.q = q;
         this.scales = scales;
@@ -29,6 +29,24 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
     /** An all-zero matrix to be filled with {@link #fillRows}. */
     Q8Matrix(int rows, int cols) {
         this(new byte[Math.multiplyExact(rows, cols)], new float[rows * ((cols + GROUP - 1) / GROUP)], rows, cols);
+    }
+
+    /**
+     * From ggml's Q8_0 encoding (34-byte blocks: f16 scale, 32 int8) at data's position: the same
+     * values exactly (each scale widened to float32), repacked as quants and scales side by side.
+     */
+    public static Q8Matrix fromGgmlQ8_0(java.nio.ByteBuffer data, int rows, int cols) {
+        java.nio.ByteBuffer b = data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        GgmlType.Q8_0.bytesFor((long) rows * cols);
+        int blocks = Math.multiplyExact(rows, cols) / GROUP;
+        byte[] q = new byte[blocks * GROUP];
+        float[] scales = new float[blocks];
+        int p = b.position();
+        for (int k = 0; k < blocks; k++, p += 34) {
+            scales[k] = Half.toFloat(b.getShort(p) & 0xFFFF);
+            b.get(p + 2, q, GROUP * k, GROUP);
+        }
+        return new Q8Matrix(q, scales, rows, cols);
     }
 
     public static Q8Matrix fromFloats(float[] data, int rows, int cols) {

@@ -18,7 +18,22 @@ final class GgmlQuantizers {
             for (int i = 0; i < 32; i++) {
                 amax = Math.max(amax, Math.abs(x[off + b + i]));
             }
+            // the max-based scale and a few smaller ones (which round the bulk of the values finer)
             short h = Half.fromFloat(amax / 127f);
+            double bestErr = Double.POSITIVE_INFINITY;
+            for (int c = 0; c <= 8 && amax > 0; c++) {
+                short hc = Half.fromFloat(amax / (127f + 0.25f * c));
+                float dc = Half.toFloat(hc & 0xFFFF);
+                double err = 0;
+                for (int i = 0; i < 32; i++) {
+                    double e = clamp(Math.round(x[off + b + i] / dc), -128, 127) * dc - x[off + b + i];
+                    err += e * e;
+                }
+                if (err < bestErr) {
+                    bestErr = err;
+                    h = hc;
+                }
+            }
             float d = Half.toFloat(h & 0xFFFF);
             out.putShort(h);
             for (int i = 0; i < 32; i++) {

@@ -26,12 +26,12 @@ import java.util.Optional;
  * beside the model and falls back to {@code copy}: untrained copies of the model's final norm and
  * classifier after every layer but the last ({@code copy:1,3,5}: after chosen layers).
  */
-final class ExitOptions {
+public final class ExitOptions {
     @Option(names = "--heads", defaultValue = "auto", paramLabel = "H",
             description = "Exit heads: a trained heads file; 'auto' (the default: the heads train-heads stored beside "
                     + "the model, else 'copy'); 'copy' (untrained copies of the final norm and classifier after every "
                     + "layer but the last) or 'copy:1,3,5' (after those layers).")
-    String heads;
+    public String heads;
 
     @Option(names = "--calibration", paramLabel = "FILE",
             description = "Calibration file (default: calibration-<heads>.json in the model's heads directory).")
@@ -40,16 +40,16 @@ final class ExitOptions {
     @Option(names = "--metric", paramLabel = "M",
             description = "Confidence metric: max-prob (the default), entropy (minus the entropy) or margin (p1 - p2); "
                     + "calibrate stores all three unless one is given.")
-    String metric;
+    public String metric;
 
     @Option(names = "--consult", defaultValue = "all", paramLabel = "C",
             description = "Early exit: which heads to ask: all (every head that can exit at this epsilon; the default), "
                     + "auto (only heads whose calibrated exits save more weight reads than asking them costs) or "
                     + "layers, e.g. 4,5.")
-    String consult;
+    public String consult;
 
     /** The thresholds of the heads to consult at ε (+∞ for the others), by --consult. */
-    double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
+    public double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
         double[] tau = cal.thresholds(metricId, epsilon);
         String spec = consult.trim();
         if (spec.equals("all")) {
@@ -121,11 +121,11 @@ final class ExitOptions {
         };
     }
 
-    HeadSet headSet(LoadedModel model) throws IOException {
+    public HeadSet headSet(LoadedModel model) throws IOException {
         return provider(model).heads(model.config(), model.weights());
     }
 
-    ConfidenceMetric metric() {
+    public ConfidenceMetric metric() {
         return ConfidenceMetric.byName(metric == null ? "max-prob" : metric);
     }
 
@@ -134,7 +134,7 @@ final class ExitOptions {
     }
 
     /** The calibration for these heads and this model, or a clear error (missing, other model, other heads). */
-    Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
+    public Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
         Path p = calibrationPath(model, heads);
         if (!Files.isRegularFile(p)) {
             throw new ModelFormatException("no calibration for these heads at " + p + ": run ./earlyexit calibrate"
@@ -146,7 +146,7 @@ final class ExitOptions {
         return cal;
     }
 
-    static String fingerprint(LoadedModel model) {
+    public static String fingerprint(LoadedModel model) {
         return ModelFingerprint.of(model.config(), model.weights());
     }
 
@@ -171,7 +171,7 @@ final class ExitOptions {
         }
     }
 
-    static EarlyExitDecoder.KvFill parseKvFill(String s) {
+    public static EarlyExitDecoder.KvFill parseKvFill(String s) {
         return switch (s) {
             case "exact" -> EarlyExitDecoder.KvFill.EXACT;
             case "copy" -> EarlyExitDecoder.KvFill.COPY_HIDDEN;

@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text from a prompt, streamed to the terminal (or one JSON object with --json).")
-final class GenerateCommand implements Callable<Integer> {
+public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
@@ -304,7 +304,7 @@ final class GenerateCommand implements Callable<Integer> {
      * Prompt ids for text: BOS followed by the encoded text when the tokenizer prepends one (Llama's
      * do; GPT-2's, GPT-NeoX's and Qwen's do not, whatever config.json names as bos_token_id).
      */
-    static int[] encodePrompt(LoadedModel model, String text) {
+    public static int[] encodePrompt(LoadedModel model, String text) {
         Tokenizer tok = model.requireTokenizer();
         int[] body = tok.encode(text);
         int bos = tok.bosId();
@@ -343,7 +343,7 @@ final class GenerateCommand implements Callable<Integer> {
         return full.startsWith(before) ? full.substring(before.length()) : tok.decode(ids);
     }
 
-    static double round(double v) {
+    public static double round(double v) {
         return Math.round(v * 1000.0) / 1000.0;
     }
 

@@ -1,6 +1,7 @@
 package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
+import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ConsultPolicy;
 import dev.earlyexit.store.ModelFingerprint;
@@ -16,7 +17,9 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -48,9 +51,39 @@ public final class ExitOptions {
                     + "layers, e.g. 4,5.")
     public String consult;
 
+    @Option(names = "--rule", defaultValue = "guarantee", paramLabel = "R",
+            description = "Threshold rule: guarantee (the default: Clopper-Pearson lower bound on the exiting tokens' "
+                    + "agreement >= epsilon with probability 1 - delta, Learn-then-Test from the confident end) or "
+                    + "paper (the paper's empirical rule, no guarantee).")
+    String rule;
+
+    @Option(names = "--delta", defaultValue = "0.1", paramLabel = "D",
+            description = "The guarantee's failure probability, in (0, 1) (default 0.1).")
+    Double delta;
+
+    /** The threshold rule chosen by --rule and --delta. */
+    public ThresholdRule rule() {
+        return ThresholdRule.parse(rule == null ? "guarantee" : rule, delta == null ? ThresholdRule.DEFAULT_DELTA : delta);
+    }
+
     /** The thresholds of the heads to consult at ε (+∞ for the others), by --consult. */
     public double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
-        double[] tau = cal.thresholds(metricId, epsilon);
+        ThresholdRule r = rule();
+        double[] tau = cal.thresholds(metricId, epsilon, r);
+        if (r.kind() == ThresholdRule.Kind.GUARANTEE) {
+            double[] paper = cal.thresholds(metricId, epsilon, ThresholdRule.PAPER);
+            List<Integer> never = new ArrayList<>();
+            for (int k = 0; k < tau.length; k++) {
+                if (Double.isInfinite(tau[k]) && !Double.isInfinite(paper[k])) {
+                    never.add(heads.layers()[k]);
+                }
+            }
+            if (!never.isEmpty()) {
+                System.err.println("note: at epsilon " + epsilon + " no threshold of the head(s) at layer(s) " + never
+                        + " meets the guarantee (delta " + r.delta() + "): they never exit (--rule paper would let "
+                        + "them, without a guarantee)");
+            }
+        }
         String spec = consult.trim();
         if (spec.equals("all")) {
             return tau;
@@ -59,7 +92,7 @@ public final class ExitOptions {
             double[] coverage = new double[heads.size()];
             long[] bytes = new long[heads.size()];
             for (int k = 0; k < heads.size(); k++) {
-                coverage[k] = cal.curve(metricId, k).coverage(epsilon);
+                coverage[k] = cal.curve(metricId, k).coverage(epsilon, r);
                 bytes[k] = heads.head(k).bytesPerCall();
             }
             LayerWeights l0 = model.weights().layers()[0];

@@ -123,6 +123,11 @@ public final class ExitOptions {
         String spec = heads.trim();
         if (spec.equals("auto")) {
             Optional<Path> trained = ExitHeads.findDefault(model.source());
+            if (trained.isPresent()) {
+                System.err.println("heads auto: " + trained.get().getFileName() + " (stored kinds are tried in the order "
+                        + ExitHeads.AUTO_PREFERENCE.stream().map(k -> k.cliName()).toList()
+                        + ": subset heads cost a fraction of a layer per call, full heads the whole classifier)");
+            }
             return trained.isPresent() ? trainedHeads(trained.get()) : ExitHeadProvider.copiedEveryLayer();
         }
         if (spec.equals("copy")) {

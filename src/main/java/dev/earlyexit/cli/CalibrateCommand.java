@@ -5,6 +5,7 @@ import dev.earlyexit.calibration.Calibrator;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ThresholdCurve;
 import dev.earlyexit.calibration.ThresholdRule;
+import dev.earlyexit.calibration.MeasuredCosts;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -99,6 +100,9 @@ final class CalibrateCommand implements Callable<Integer> {
             info.put("top_p", 0.95);
             info.put("seed", seed);
             info.put("heads_name", heads.name());
+            // A few hundred ms: the per-layer, per-head and classifier costs --consult auto weighs.
+            MeasuredCosts.measure(tf, heads, metrics.get(0), encode(model, List.of(Calibrator.CALIBRATION_PROMPTS.get(0)))
+                    .get(0), 48).putInto(info);
             cal = Calibrator.calibrate(collected, heads, fingerprint, model.source().getFileName().toString(), info);
             if (heldOutSamples > 0) {
                 Calibrator.SetOptions ho = new Calibrator.SetOptions(heldOutSamples, tokens, temperature, 0.95f, seed + 7919);

@@ -2,6 +2,7 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ThresholdRule;
+import dev.earlyexit.calibration.MeasuredCosts;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ConsultPolicy;
 import dev.earlyexit.store.ModelFingerprint;
@@ -45,10 +46,10 @@ public final class ExitOptions {
                     + "calibrate stores all three unless one is given.")
     public String metric;
 
-    @Option(names = "--consult", defaultValue = "all", paramLabel = "C",
-            description = "Early exit: which heads to ask: all (every head that can exit at this epsilon; the default), "
-                    + "auto (only heads whose calibrated exits save more weight reads than asking them costs) or "
-                    + "layers, e.g. 4,5.")
+    @Option(names = "--consult", defaultValue = "auto", paramLabel = "C",
+            description = "Early exit: which heads to ask: auto (the default: the set of heads with the least expected "
+                    + "time per token, from the costs calibrate measured on this machine and each head's calibrated "
+                    + "coverage), all (every head that can exit at this epsilon) or layers, e.g. 4,5.")
     public String consult;
 
     @Option(names = "--rule", defaultValue = "guarantee", paramLabel = "R",
@@ -95,6 +96,11 @@ public final class ExitOptions {
                 coverage[k] = cal.curve(metricId, k).coverage(epsilon, r);
                 bytes[k] = heads.head(k).bytesPerCall();
             }
+            Optional<MeasuredCosts> measured = MeasuredCosts.from(cal.info());
+            if (measured.isPresent()) {
+                return ConsultPolicy.fastest(tau, coverage, heads.layers(), measured.get(), model.config().layers());
+            }
+            // A calibration from before costs were stored: weigh bytes read instead.
             LayerWeights l0 = model.weights().layers()[0];
             long layerBytes = l0.wqkv().bytes() + l0.wo().bytes() + l0.wUp().bytes() + l0.wDown().bytes();
             return ConsultPolicy.worthwhile(tau, coverage, heads.layers(), bytes, layerBytes,

@@ -61,7 +61,7 @@ class EarlyExitCliTest {
                 "--max-tokens", "30", "--threads", "1", "--json");
         assertThat(full.code()).as(full.err()).isZero();
         CliTest.Result dssd = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
-                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--calibration",
+                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--consult", "all", "--calibration",
                 calibration.toString(), "--threads", "1", "--json");
         assertThat(dssd.code()).as(dssd.err()).isZero();
         JsonNode d = dssd.json();
@@ -90,7 +90,7 @@ class EarlyExitCliTest {
     @Test
     void dssdBenchSweepsBothMethodsAndWritesItsReport() throws Exception {
         Path report = dir.resolve("dssd-report");
-        CliTest.Result r = CliTest.run("", "bench", "--model", model(), "--mode", "dssd", "--calibration",
+        CliTest.Result r = CliTest.run("", "bench", "--model", model(), "--mode", "dssd", "--consult", "all", "--calibration",
                 calibration.toString(), "--epsilon", "0.5", "--max-draft", "2", "--draft-length", "1,2", "--tokens", "12",
                 "--prompt", "Once upon a time", "--threads", "1", "--report", report.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();

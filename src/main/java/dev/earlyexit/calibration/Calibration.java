@@ -101,13 +101,18 @@ public final class Calibration {
         return c;
     }
 
-    /** τ per head for ε: exit at head k when confidence >= τ[k]; +∞ for a head that never exits. */
+    /** τ per head for ε by the paper's rule: exit at head k when confidence >= τ[k]; +∞ never exits. */
     public double[] thresholds(String metric, double epsilon) {
+        return thresholds(metric, epsilon, ThresholdRule.PAPER);
+    }
+
+    /** τ per head for ε under a rule; +∞ for a head that never exits. */
+    public double[] thresholds(String metric, double epsilon, ThresholdRule rule) {
         checkEpsilon(epsilon);
         ThresholdCurve[] c = curvesFor(metric);
         double[] t = new double[c.length];
         for (int k = 0; k < c.length; k++) {
-            t[k] = c[k].threshold(epsilon);
+            t[k] = c[k].threshold(epsilon, rule);
         }
         return t;
     }
@@ -173,6 +178,18 @@ public final class Calibration {
                         thr.putNull(Double.toString(eps));
                     } else {
                         thr.put(Double.toString(eps), t);
+                    }
+                }
+                // The same at the default guarantee (δ = 0.1), side by side with the paper's rule.
+                ObjectNode gCov = h.putObject("coverage_guarantee");
+                ObjectNode gThr = h.putObject("threshold_guarantee");
+                for (double eps : REPORTED_EPSILONS) {
+                    gCov.put(Double.toString(eps), c.coverage(eps, ThresholdRule.DEFAULT));
+                    double t = c.threshold(eps, ThresholdRule.DEFAULT);
+                    if (Double.isInfinite(t)) {
+                        gThr.putNull(Double.toString(eps));
+                    } else {
+                        gThr.put(Double.toString(eps), t);
                     }
                 }
                 ArrayNode values = h.putArray("values");

@@ -148,16 +148,22 @@ public final class Calibrator {
         return n == 0 ? 0.0 : 2.58 * Math.sqrt(epsilon * (1 - epsilon) / n) + 1.0 / n;
     }
 
-    /** The held-out check of a calibration for one metric, at each ε. */
+    /** The held-out check of a calibration for one metric, at each ε, by the paper's rule. */
     public static CheckReport check(Calibration cal, String metric, Collected heldOut, double[] epsilons,
                                     int modelLayers) {
+        return check(cal, metric, heldOut, epsilons, modelLayers, ThresholdRule.PAPER);
+    }
+
+    /** The held-out check of a calibration for one metric, at each ε, with thresholds by a rule. */
+    public static CheckReport check(Calibration cal, String metric, Collected heldOut, double[] epsilons,
+                                    int modelLayers, ThresholdRule rule) {
         int m = heldOut.metricIndex(metric);
         int K = heldOut.layers().length;
         int N = heldOut.positions();
         List<HeadCheck> heads = new ArrayList<>();
         List<CascadeCheck> cascade = new ArrayList<>();
         for (double eps : epsilons) {
-            double[] tau = cal.thresholds(metric, eps);
+            double[] tau = cal.thresholds(metric, eps, rule);
             for (int k = 0; k < K; k++) {
                 int exits = 0;
                 int right = 0;

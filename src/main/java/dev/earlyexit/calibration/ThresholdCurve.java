@@ -85,16 +85,88 @@ public final class ThresholdCurve {
         return -1;
     }
 
-    /** τ(ε): exit when confidence >= τ; +∞ when the head never exits at this ε. */
+    /** The index j for ε under a rule (0-based), or -1 when no threshold qualifies. */
+    public int index(double epsilon, ThresholdRule rule) {
+        return rule.kind() == ThresholdRule.Kind.PAPER ? index(epsilon) : guaranteedIndex(epsilon, rule.delta());
+    }
+
+    /**
+     * Learn-then-Test (see {@link ThresholdRule}): tie-group starts from the most confident end down, each
+     * tested with the Clopper-Pearson bound; the lowest start passed before the first failure, or -1.
+     */
+    public int guaranteedIndex(double epsilon, double delta) {
+        ClopperPearson.checkDelta(delta);
+        int n = values.length;
+        // Fewer exits than this cannot pass even if all agree: δ^(1/m) < ε.
+        double needed = epsilon <= 0 ? 1 : epsilon >= 1 ? Double.POSITIVE_INFINITY : Math.log(delta) / Math.log(epsilon);
+        int passed = -1;
+        for (int j = n - 1; j >= 0; j--) {
+            if (j > 0 && values[j - 1] == values[j]) {
+                continue; // not where a tie group starts
+            }
+            int m = n - j;
+            if (m < needed) {
+                continue;
+            }
+            if (!ClopperPearson.boundAtLeast(agreeing(j), m, epsilon, delta)) {
+                break;
+            }
+            passed = j;
+        }
+        return passed;
+    }
+
+    /** How many of the tokens j..N-1 agreed (the stored share times the count, which it came from). */
+    public long agreeing(int j) {
+        return Math.round(suffixAccuracy[j] * (values.length - j));
+    }
+
+    /** τ(ε): exit when confidence >= τ; +∞ when the head never exits at this ε (paper's rule). */
     public double threshold(double epsilon) {
-        int j = index(epsilon);
+        return threshold(epsilon, ThresholdRule.PAPER);
+    }
+
+    public double threshold(double epsilon, ThresholdRule rule) {
+        int j = index(epsilon, rule);
         return j < 0 ? Double.POSITIVE_INFINITY : values[j];
     }
 
-    /** Share of calibration tokens that would exit at this head at ε (taken alone). */
+    /** Share of calibration tokens that would exit at this head at ε (taken alone; paper's rule). */
     public double coverage(double epsilon) {
-        int j = index(epsilon);
+        return coverage(epsilon, ThresholdRule.PAPER);
+    }
+
+    public double coverage(double epsilon, ThresholdRule rule) {
+        int j = index(epsilon, rule);
         return j < 0 ? 0.0 : (double) (values.length - j) / values.length;
+    }
+
+    /**
+     * Area under the ROC curve of confidence against agreement: the chance that a token the head got right
+     * has a higher confidence than one it got wrong (ties count half). NaN when either class is empty.
+     */
+    public double auroc() {
+        int n = values.length;
+        long positives = n == 0 ? 0 : agreeing(0);
+        long negatives = n - positives;
+        if (positives == 0 || negatives == 0) {
+            return Double.NaN;
+        }
+        double area = 0;
+        long negativesBelow = 0;
+        int start = 0;
+        while (start < n) {
+            int end = start;
+            while (end < n && values[end] == values[start]) {
+                end++;
+            }
+            long pos = agreeing(start) - (end < n ? agreeing(end) : 0);
+            long neg = (end - start) - pos;
+            area += pos * (double) negativesBelow + 0.5 * pos * neg;
+            negativesBelow += neg;
+            start = end;
+        }
+        return area / ((double) positives * negatives);
     }
 
     /** The head's overall agreement with the model on the calibration set. */

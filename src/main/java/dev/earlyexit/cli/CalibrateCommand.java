@@ -4,6 +4,8 @@ import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.Calibrator;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ThresholdCurve;
+import dev.earlyexit.calibration.ThresholdRule;
+import dev.earlyexit.calibration.MeasuredCosts;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.store.LoadedModel;
@@ -78,6 +80,7 @@ final class CalibrateCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         LoadedModel model = modelOptions.load();
+        ThresholdRule rule = exitOptions.rule(); // bad --rule / --delta fail before any work
         HeadSet heads = exitOptions.headSet(model);
         String fingerprint = ExitOptions.fingerprint(model);
         Path file = out != null ? out : exitOptions.calibrationPath(model, heads);
@@ -97,6 +100,9 @@ final class CalibrateCommand implements Callable<Integer> {
             info.put("top_p", 0.95);
             info.put("seed", seed);
             info.put("heads_name", heads.name());
+            // A few hundred ms: the per-layer, per-head and classifier costs --consult auto weighs.
+            MeasuredCosts.measure(tf, heads, metrics.get(0), encode(model, List.of(Calibrator.CALIBRATION_PROMPTS.get(0)))
+                    .get(0), 48).putInto(info);
             cal = Calibrator.calibrate(collected, heads, fingerprint, model.source().getFileName().toString(), info);
             if (heldOutSamples > 0) {
                 Calibrator.SetOptions ho = new Calibrator.SetOptions(heldOutSamples, tokens, temperature, 0.95f, seed + 7919);
@@ -105,7 +111,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 heldOutPositions = hc.positions();
                 for (int m = 0; m < metrics.size(); m++) {
                     checks[m] = Calibrator.check(cal, metrics.get(m).id(), hc, Calibrator.CHECK_EPSILONS,
-                            model.config().layers());
+                            model.config().layers(), rule);
                 }
             }
         }
@@ -119,6 +125,10 @@ final class CalibrateCommand implements Callable<Integer> {
         o.put("heads_identity", heads.identity());
         o.put("layers", heads.layers());
         o.put("tokens", cal.tokens());
+        o.put("rule", rule.id());
+        if (rule.kind() == ThresholdRule.Kind.GUARANTEE) {
+            o.put("delta", rule.delta());
+        }
         o.put("seconds", GenerateCommand.round(seconds));
         Map<String, Object> perMetric = new LinkedHashMap<>();
         for (ConfidenceMetric metric : metrics) {
@@ -128,14 +138,23 @@ final class CalibrateCommand implements Callable<Integer> {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("layer", heads.head(k).layer());
                 row.put("accuracy", GenerateCommand.round(c.accuracy()));
+                double auroc = c.auroc();
+                row.put("auroc", Double.isNaN(auroc) ? null : GenerateCommand.round(auroc));
                 Map<String, Object> thr = new LinkedHashMap<>();
                 Map<String, Object> cov = new LinkedHashMap<>();
+                Map<String, Object> covPaper = new LinkedHashMap<>();
+                Map<String, Object> covGuarantee = new LinkedHashMap<>();
+                ThresholdRule guarantee = rule.kind() == ThresholdRule.Kind.GUARANTEE ? rule : ThresholdRule.DEFAULT;
                 for (double eps : Calibration.REPORTED_EPSILONS) {
-                    thr.put(Double.toString(eps), finite(c.threshold(eps)));
-                    cov.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps)));
+                    thr.put(Double.toString(eps), finite(c.threshold(eps, rule)));
+                    cov.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps, rule)));
+                    covPaper.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps)));
+                    covGuarantee.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps, guarantee)));
                 }
                 row.put("threshold", thr);
                 row.put("coverage", cov);
+                row.put("coverage_paper", covPaper);
+                row.put("coverage_guarantee", covGuarantee);
                 rows.add(row);
             }
             perMetric.put(metric.id(), rows);
@@ -153,7 +172,7 @@ final class CalibrateCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.write(o));
         } else {
-            printText(o, metrics, checks, heads);
+            printText(o, metrics, checks, heads, rule);
         }
         return 0;
     }
@@ -197,21 +216,23 @@ final class CalibrateCommand implements Callable<Integer> {
     }
 
     private void printText(Map<String, Object> o, List<ConfidenceMetric> metrics, Calibrator.CheckReport[] checks,
-                           HeadSet heads) {
+                           HeadSet heads, ThresholdRule rule) {
         System.out.printf("calibrated %s heads at layers %s on %s tokens in %s s; saved %s%n", heads.name(),
                 java.util.Arrays.toString(heads.layers()), o.get("tokens"), o.get("seconds"), o.get("calibration"));
         for (int m = 0; m < metrics.size(); m++) {
-            System.out.printf("%s: coverage (share of tokens that would exit) per head at epsilon %s%n", metrics.get(m).id(),
+            System.out.printf("%s: coverage (share of tokens that would exit) per head at epsilon %s, "
+                            + "paper's rule / guarantee%n", metrics.get(m).id(),
                     java.util.Arrays.toString(Calibration.REPORTED_EPSILONS));
             @SuppressWarnings("unchecked")
             List<Map<String, Object>> rows = (List<Map<String, Object>>) ((Map<String, Object>) o.get("metrics"))
                     .get(metrics.get(m).id());
             for (Map<String, Object> row : rows) {
-                System.out.printf("  layer %s  agreement %s  coverage %s%n", row.get("layer"), row.get("accuracy"),
-                        ((Map<?, ?>) row.get("coverage")).values());
+                System.out.printf("  layer %s  agreement %s  AUROC %s  coverage %s / %s%n", row.get("layer"),
+                        row.get("accuracy"), row.get("auroc"), ((Map<?, ?>) row.get("coverage_paper")).values(),
+                        ((Map<?, ?>) row.get("coverage_guarantee")).values());
             }
             if (checks[m] != null) {
-                System.out.printf("  held-out check (%d positions): %s%n", checks[m].positions(),
+                System.out.printf("  held-out check, %s thresholds (%d positions): %s%n", rule, checks[m].positions(),
                         checks[m].passed() ? "every judged head kept its promise" : "SOME HEADS FELL SHORT");
                 for (Calibrator.HeadCheck h : checks[m].heads()) {
                     if (h.exits() > 0) {

@@ -1,5 +1,6 @@
 package dev.earlyexit.cli;
 
+import dev.earlyexit.bench.*;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.EarlyExitDecoder;

@@ -8,7 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
 
 /** One clear line per failure on standard error; the stack trace only with --verbose. */
-final class Errors {
+public final class Errors {
     private Errors() {
     }
 

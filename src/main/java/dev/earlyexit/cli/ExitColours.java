@@ -1,7 +1,7 @@
 package dev.earlyexit.cli;
 
 /** ANSI colours for text coloured by the layer each token exited at (terminals only). */
-final class ExitColours {
+public final class ExitColours {
     private static final String RESET = "\033[0m";
     /** Shallow to deep: red, yellow, green, cyan, blue, magenta; the final layer keeps the default colour. */
     private static final int[] CODES = {31, 33, 32, 36, 34, 35};

@@ -1,6 +1,8 @@
 package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
+import dev.earlyexit.calibration.ThresholdRule;
+import dev.earlyexit.calibration.MeasuredCosts;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ConsultPolicy;
 import dev.earlyexit.store.ModelFingerprint;
@@ -16,7 +18,9 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -26,12 +30,12 @@ import java.util.Optional;
  * beside the model and falls back to {@code copy}: untrained copies of the model's final norm and
  * classifier after every layer but the last ({@code copy:1,3,5}: after chosen layers).
  */
-final class ExitOptions {
+public final class ExitOptions {
     @Option(names = "--heads", defaultValue = "auto", paramLabel = "H",
             description = "Exit heads: a trained heads file; 'auto' (the default: the heads train-heads stored beside "
                     + "the model, else 'copy'); 'copy' (untrained copies of the final norm and classifier after every "
                     + "layer but the last) or 'copy:1,3,5' (after those layers).")
-    String heads;
+    public String heads;
 
     @Option(names = "--calibration", paramLabel = "FILE",
             description = "Calibration file (default: calibration-<heads>.json in the model's heads directory).")
@@ -40,17 +44,47 @@ final class ExitOptions {
     @Option(names = "--metric", paramLabel = "M",
             description = "Confidence metric: max-prob (the default), entropy (minus the entropy) or margin (p1 - p2); "
                     + "calibrate stores all three unless one is given.")
-    String metric;
+    public String metric;
 
-    @Option(names = "--consult", defaultValue = "all", paramLabel = "C",
-            description = "Early exit: which heads to ask: all (every head that can exit at this epsilon; the default), "
-                    + "auto (only heads whose calibrated exits save more weight reads than asking them costs) or "
-                    + "layers, e.g. 4,5.")
-    String consult;
+    @Option(names = "--consult", defaultValue = "auto", paramLabel = "C",
+            description = "Early exit: which heads to ask: auto (the default: the set of heads with the least expected "
+                    + "time per token, from the costs calibrate measured on this machine and each head's calibrated "
+                    + "coverage), all (every head that can exit at this epsilon) or layers, e.g. 4,5.")
+    public String consult;
+
+    @Option(names = "--rule", defaultValue = "guarantee", paramLabel = "R",
+            description = "Threshold rule: guarantee (the default: Clopper-Pearson lower bound on the exiting tokens' "
+                    + "agreement >= epsilon with probability 1 - delta, Learn-then-Test from the confident end) or "
+                    + "paper (the paper's empirical rule, no guarantee).")
+    String rule;
+
+    @Option(names = "--delta", defaultValue = "0.1", paramLabel = "D",
+            description = "The guarantee's failure probability, in (0, 1) (default 0.1).")
+    Double delta;
+
+    /** The threshold rule chosen by --rule and --delta. */
+    public ThresholdRule rule() {
+        return ThresholdRule.parse(rule == null ? "guarantee" : rule, delta == null ? ThresholdRule.DEFAULT_DELTA : delta);
+    }
 
     /** The thresholds of the heads to consult at ε (+∞ for the others), by --consult. */
-    double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
-        double[] tau = cal.thresholds(metricId, epsilon);
+    public double[] thresholds(Calibration cal, HeadSet heads, LoadedModel model, String metricId, double epsilon) {
+        ThresholdRule r = rule();
+        double[] tau = cal.thresholds(metricId, epsilon, r);
+        if (r.kind() == ThresholdRule.Kind.GUARANTEE) {
+            double[] paper = cal.thresholds(metricId, epsilon, ThresholdRule.PAPER);
+            List<Integer> never = new ArrayList<>();
+            for (int k = 0; k < tau.length; k++) {
+                if (Double.isInfinite(tau[k]) && !Double.isInfinite(paper[k])) {
+                    never.add(heads.layers()[k]);
+                }
+            }
+            if (!never.isEmpty()) {
+                System.err.println("note: at epsilon " + epsilon + " no threshold of the head(s) at layer(s) " + never
+                        + " meets the guarantee (delta " + r.delta() + "): they never exit (--rule paper would let "
+                        + "them, without a guarantee)");
+            }
+        }
         String spec = consult.trim();
         if (spec.equals("all")) {
             return tau;
@@ -59,9 +93,14 @@ final class ExitOptions {
             double[] coverage = new double[heads.size()];
             long[] bytes = new long[heads.size()];
             for (int k = 0; k < heads.size(); k++) {
-                coverage[k] = cal.curve(metricId, k).coverage(epsilon);
+                coverage[k] = cal.curve(metricId, k).coverage(epsilon, r);
                 bytes[k] = heads.head(k).bytesPerCall();
             }
+            Optional<MeasuredCosts> measured = MeasuredCosts.from(cal.info());
+            if (measured.isPresent()) {
+                return ConsultPolicy.fastest(tau, coverage, heads.layers(), measured.get(), model.config().layers());
+            }
+            // A calibration from before costs were stored: weigh bytes read instead.
             LayerWeights l0 = model.weights().layers()[0];
             long layerBytes = l0.wqkv().bytes() + l0.wo().bytes() + l0.wUp().bytes() + l0.wDown().bytes();
             return ConsultPolicy.worthwhile(tau, coverage, heads.layers(), bytes, layerBytes,
@@ -90,6 +129,11 @@ final class ExitOptions {
         String spec = heads.trim();
         if (spec.equals("auto")) {
             Optional<Path> trained = ExitHeads.findDefault(model.source());
+            if (trained.isPresent()) {
+                System.err.println("heads auto: " + trained.get().getFileName() + " (stored kinds are tried in the order "
+                        + ExitHeads.AUTO_PREFERENCE.stream().map(k -> k.cliName()).toList()
+                        + ": subset heads cost a fraction of a layer per call, full heads the whole classifier)");
+            }
             return trained.isPresent() ? trainedHeads(trained.get()) : ExitHeadProvider.copiedEveryLayer();
         }
         if (spec.equals("copy")) {
@@ -121,11 +165,11 @@ final class ExitOptions {
         };
     }
 
-    HeadSet headSet(LoadedModel model) throws IOException {
+    public HeadSet headSet(LoadedModel model) throws IOException {
         return provider(model).heads(model.config(), model.weights());
     }
 
-    ConfidenceMetric metric() {
+    public ConfidenceMetric metric() {
         return ConfidenceMetric.byName(metric == null ? "max-prob" : metric);
     }
 
@@ -134,7 +178,7 @@ final class ExitOptions {
     }
 
     /** The calibration for these heads and this model, or a clear error (missing, other model, other heads). */
-    Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
+    public Calibration loadCalibration(LoadedModel model, HeadSet heads, String fingerprint) throws IOException {
         Path p = calibrationPath(model, heads);
         if (!Files.isRegularFile(p)) {
             throw new ModelFormatException("no calibration for these heads at " + p + ": run ./earlyexit calibrate"
@@ -146,7 +190,7 @@ final class ExitOptions {
         return cal;
     }
 
-    static String fingerprint(LoadedModel model) {
+    public static String fingerprint(LoadedModel model) {
         return ModelFingerprint.of(model.config(), model.weights());
     }
 
@@ -171,7 +215,7 @@ final class ExitOptions {
         }
     }
 
-    static EarlyExitDecoder.KvFill parseKvFill(String s) {
+    public static EarlyExitDecoder.KvFill parseKvFill(String s) {
         return switch (s) {
             case "exact" -> EarlyExitDecoder.KvFill.EXACT;
             case "copy" -> EarlyExitDecoder.KvFill.COPY_HIDDEN;

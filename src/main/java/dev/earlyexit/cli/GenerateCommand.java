@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text from a prompt, streamed to the terminal (or one JSON object with --json).")
-final class GenerateCommand implements Callable<Integer> {
+public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
@@ -73,10 +73,14 @@ final class GenerateCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     double epsilon;
 
-    @Option(names = "--compare-full", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Early exit: also time the full model on the same prompt and length, for the speed-up "
-                    + "(default: on).")
+    @Option(names = {"--compare", "--compare-full"}, negatable = true, defaultValue = "false",
+            description = "early-exit, dssd, layerskip: also run the full model on the same prompt and length, first, "
+                    + "each after the same short warm-up, and report the speed-up. Off by default: generate runs "
+                    + "only what was asked for.")
     boolean compareFull;
+
+    /** Tokens each side of a --compare generates untimed first, so neither is timed cold. */
+    static final int COMPARE_WARMUP_TOKENS = 16;
 
     @Option(names = "--kv-fill", defaultValue = "exact", converter = ExitOptions.KvFillConverter.class, paramLabel = "F",
             description = "Early exit: exact (skipped layers' KV entries computed exactly, batched with a later token; "
@@ -128,8 +132,9 @@ final class GenerateCommand implements Callable<Integer> {
         }
         try (ThreadPool pool = modelOptions.pool()) {
             Generator generator = new Generator(new Transformer(model.config(), model.weights(), pool));
+            long w0 = System.nanoTime();
             GenerationResult r = generator.generate(ids, maxTokens, sampling, streaming(model, ids, out));
-            report(model, ids, r, out, Map.of());
+            report(model, ids, r, out, Map.of("wall_ms", round((System.nanoTime() - w0) / 1e6)));
         }
         return 0;
     }
@@ -160,8 +165,16 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 decoder = draft.get().decoder(tf, maxDraft);
             }
+            GenerationResult full = compareFull ? warmFull(tf, ids, sampling) : null;
+            if (compareFull) {
+                decoder.generate(ids, Math.min(COMPARE_WARMUP_TOKENS, maxTokens), sampling, null);
+            }
+            long w0 = System.nanoTime();
             SpeculativeResult r = decoder.generate(ids, maxTokens, sampling, streaming(model, ids, out));
+            double wallMs = (System.nanoTime() - w0) / 1e6;
             Map<String, Object> extra = new LinkedHashMap<>(r.toJson());
+            extra.put("wall_ms", round(wallMs));
+            putComparison(extra, r.generation(), full);
             report(model, ids, r.generation(), out, extra);
             if (!json) {
                 System.err.printf("%s: drafted %d, accepted %d (%.0f%%), %.2f accepted per verification%n", r.mode(),
@@ -213,8 +226,10 @@ final class GenerateCommand implements Callable<Integer> {
             out.print(stream.flush());
         }
         out.println();
-        System.err.printf("%d prompt tokens, %d generated (%s), prefill %.1f ms, decode %.1f tokens/s%n",
-                ids.length, r.ids().length, r.stopReason().name().toLowerCase(), r.prefillMs(), r.decodeTokensPerSecond());
+        System.err.printf("%d prompt tokens, %d generated (%s), prefill %.1f ms, decode %.1f tokens/s%s%n",
+                ids.length, r.ids().length, r.stopReason().name().toLowerCase(), r.prefillMs(), r.decodeTokensPerSecond(),
+                extra.containsKey("speedup") ? String.format(" (full model %.1f tokens/s: %.2fx)",
+                        extra.get("full_tokens_per_s"), extra.get("speedup")) : "");
     }
 
     private int earlyExit(LoadedModel model, int[] ids, SamplingOptions sampling, PrintStream out) throws Exception {
@@ -242,16 +257,19 @@ final class GenerateCommand implements Callable<Integer> {
                     listener = (id, layer) -> out.print(colour ? ExitColours.paint(id + " ", layer, L) : id + " ");
                 }
             }
-            EarlyExitResult r = decoder.generate(ids, maxTokens, sampling, listener);
-            GenerationResult full = null;
-            if (compareFull && r.generation().ids().length > 1) {
-                full = new Generator(tf).generate(ids, r.generation().ids().length, sampling, null, false);
+            GenerationResult full = compareFull ? warmFull(tf, ids, sampling) : null;
+            if (compareFull) {
+                decoder.generate(ids, Math.min(COMPARE_WARMUP_TOKENS, maxTokens), sampling, null);
             }
+            long w0 = System.nanoTime();
+            EarlyExitResult r = decoder.generate(ids, maxTokens, sampling, listener);
+            double wallMs = (System.nanoTime() - w0) / 1e6;
             Map<String, Object> stats = exitStats(r, full, metric, heads);
             if (json) {
                 Map<String, Object> m = toJson(r.generation(), tok);
                 m.put("mode", "early-exit");
                 m.put("epsilon", epsilon);
+                m.put("wall_ms", round(wallMs));
                 m.putAll(stats);
                 out.println(Json.write(m));
             } else {
@@ -269,6 +287,24 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * --compare: the full model first, after its warm-up, for the same number of tokens the mode may
+     * generate (maxTokens; both stop early only at the same end-of-text when sampling agrees).
+     */
+    private GenerationResult warmFull(Transformer tf, int[] ids, SamplingOptions sampling) {
+        Generator g = new Generator(tf);
+        g.generate(ids, Math.min(COMPARE_WARMUP_TOKENS, maxTokens), sampling, null, false);
+        return g.generate(ids, maxTokens, sampling, null, false);
+    }
+
+    private static void putComparison(Map<String, Object> m, GenerationResult mine, GenerationResult full) {
+        if (full != null) {
+            double f = full.decodeTokensPerSecond();
+            m.put("full_tokens_per_s", round(f));
+            m.put("speedup", f > 0 ? round(mine.decodeTokensPerSecond() / f) : 0.0);
+        }
     }
 
     /** The early-exit fields of generate's JSON (also used by bench). */
@@ -304,7 +340,7 @@ final class GenerateCommand implements Callable<Integer> {
      * Prompt ids for text: BOS followed by the encoded text when the tokenizer prepends one (Llama's
      * do; GPT-2's, GPT-NeoX's and Qwen's do not, whatever config.json names as bos_token_id).
      */
-    static int[] encodePrompt(LoadedModel model, String text) {
+    public static int[] encodePrompt(LoadedModel model, String text) {
         Tokenizer tok = model.requireTokenizer();
         int[] body = tok.encode(text);
         int bos = tok.bosId();
@@ -330,6 +366,7 @@ final class GenerateCommand implements Callable<Integer> {
         m.put("prefill_ms", round(r.prefillMs()));
         m.put("decode_ms", round(r.decodeMs()));
         m.put("tokens_per_s", round(r.decodeTokensPerSecond()));
+        m.put("decode_tokens_per_s", round(r.decodeTokensPerSecond()));
         return m;
     }
 
@@ -343,7 +380,7 @@ final class GenerateCommand implements Callable<Integer> {
         return full.startsWith(before) ? full.substring(before.length()) : tok.decode(ids);
     }
 
-    static double round(double v) {
+    public static double round(double v) {
         return Math.round(v * 1000.0) / 1000.0;
     }
 

@@ -1,5 +1,6 @@
 package dev.earlyexit.cli;
 
+import dev.earlyexit.bench.*;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

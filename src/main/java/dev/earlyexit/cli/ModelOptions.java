@@ -14,40 +14,40 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /** Options shared by every command that runs a model. */
-final class ModelOptions {
+public final class ModelOptions {
     @Option(names = "--model", defaultValue = "stories15M", paramLabel = "M",
             description = "Model alias (fetched on first use), llama2.c .bin file or Hugging Face directory "
                     + "(default: ${DEFAULT-VALUE}).")
-    String model;
+    public String model;
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "tokenizer.bin or tokenizer.json (default: the one beside the model).")
-    Path tokenizer;
+    public Path tokenizer;
 
     @Option(names = "--dtype", defaultValue = "f32", converter = DTypeConverter.class, paramLabel = "D",
             description = "Weight storage in memory: f32, bf16, q8 (ggml Q8_0: 8-bit, a scale per 32), q4_0 or q4_k (ggml 4-bit types, our quantizers) (default: ${DEFAULT-VALUE}).")
-    DType dtype;
+    public DType dtype;
 
     @Option(names = "--threads", paramLabel = "N",
             description = "Worker threads (default: all cores).")
-    Integer threads;
+    public Integer threads;
 
     @Option(names = "--verbose", description = "Show stack traces on errors.")
     boolean verbose;
 
-    LoadedModel load() throws IOException {
+    public LoadedModel load() throws IOException {
         if (!"false".equals(System.getProperty("earlyexit.warmup"))) {
             Warmup.startInBackground(dtype); // compiles the kernels while the weights are read
         }
         return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype);
     }
 
-    ThreadPool pool() {
+    public ThreadPool pool() {
         return new ThreadPool(threadCount());
     }
 
     /** --threads, else every core. */
-    int threadCount() {
+    public int threadCount() {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         if (n < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + n);

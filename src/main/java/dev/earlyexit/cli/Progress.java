@@ -8,19 +8,19 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * A progress bar on standard error in the one style of every long command, or nothing at all when
  * progress is off; callers step it without checking which.
  */
-final class Progress implements AutoCloseable {
+public final class Progress implements AutoCloseable {
     private final ProgressBar bar;
 
     private Progress(ProgressBar bar) {
         this.bar = bar;
     }
 
-    static Progress start(boolean enabled, String task, long steps) {
+    public static Progress start(boolean enabled, String task, long steps) {
         return new Progress(enabled ? new ProgressBarBuilder().setTaskName(task).setInitialMax(steps)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).setMaxRenderedLength(140).build() : null);
     }
 
-    void step() {
+    public void step() {
         if (bar != null) {
             bar.step();
         }

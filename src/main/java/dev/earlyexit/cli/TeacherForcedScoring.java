@@ -21,12 +21,12 @@ import java.util.Map;
  * number of threshold sets, so a sweep costs about one scoring pass. {@link TeacherForcedExit#FULL_MODEL}
  * scores the full model itself.
  */
-final class TeacherForcedScoring {
+public final class TeacherForcedScoring {
     private TeacherForcedScoring() {
     }
 
     /** Context windows needed for n tokens: consecutive windows share one token, so each is predicted once. */
-    static int windows(int n, int window) {
+    public static int windows(int n, int window) {
         return n < 2 ? 0 : (n - 2) / (window - 1) + 1;
     }
 
@@ -37,7 +37,7 @@ final class TeacherForcedScoring {
      * @param thresholds per set, τ per head of {@code heads}; +∞ = that head never answers
      * @param progress   stepped once per context window
      */
-    static List<Map<String, Object>> score(Transformer model, HeadSet heads, ConfidenceMetric metric, int[] ids,
+    public static List<Map<String, Object>> score(Transformer model, HeadSet heads, ConfidenceMetric metric, int[] ids,
                                            List<double[]> thresholds, Progress progress) {
         int L = model.config().layers();
         int window = model.config().maxSeqLen();

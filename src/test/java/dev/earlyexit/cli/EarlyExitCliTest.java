@@ -61,7 +61,7 @@ class EarlyExitCliTest {
                 "--max-tokens", "30", "--threads", "1", "--json");
         assertThat(full.code()).as(full.err()).isZero();
         CliTest.Result dssd = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
-                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--calibration",
+                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--consult", "all", "--calibration",
                 calibration.toString(), "--threads", "1", "--json");
         assertThat(dssd.code()).as(dssd.err()).isZero();
         JsonNode d = dssd.json();
@@ -90,7 +90,7 @@ class EarlyExitCliTest {
     @Test
     void dssdBenchSweepsBothMethodsAndWritesItsReport() throws Exception {
         Path report = dir.resolve("dssd-report");
-        CliTest.Result r = CliTest.run("", "bench", "--model", model(), "--mode", "dssd", "--calibration",
+        CliTest.Result r = CliTest.run("", "bench", "--model", model(), "--mode", "dssd", "--consult", "all", "--calibration",
                 calibration.toString(), "--epsilon", "0.5", "--max-draft", "2", "--draft-length", "1,2", "--tokens", "12",
                 "--prompt", "Once upon a time", "--threads", "1", "--report", report.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();
@@ -109,9 +109,11 @@ class EarlyExitCliTest {
     void earlyExitGenerationReportsAnExitLayerPerToken() {
         CliTest.Result r = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",
                 "--max-tokens", "16", "--mode", "early-exit", "--epsilon", "0.5", "--calibration",
-                calibration.toString(), "--threads", "1", "--json");
+                calibration.toString(), "--threads", "1", "--json", "--compare");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode j = jsonOf(r);
+        assertThat(j.get("wall_ms").asDouble()).isPositive();
+        assertThat(j.get("decode_tokens_per_s").asDouble()).isPositive();
         int n = j.get("ids").size();
         assertThat(n).isEqualTo(16);
         assertThat(j.get("exit_layers")).hasSize(n);
@@ -146,7 +148,7 @@ class EarlyExitCliTest {
                 calibration.toString(), "--no-compare-full", "--threads", "1");
         assertThat(plain.code()).as(plain.err()).isZero();
         assertThat(plain.out()).startsWith("Once upon a time").doesNotContain("\u001b[");
-        assertThat(plain.err()).contains("mean").contains("layers per token");
+        assertThat(plain.err()).contains("mean").contains("layers per token").doesNotContain("full model");
 
         // Asking only the head at layer 5: no token exits anywhere else.
         CliTest.Result only5 = CliTest.run("", "generate", "--model", model(), "--prompt", "Once upon a time",

@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.Calibrator;
@@ -29,7 +31,7 @@ import java.util.Map;
  * would also choose) and sequence match (how much of the early-exit text is the full model's). Says where
  * the time goes: layers (owed KV entries are filled inside the same blocks), heads, the final classifier.
  */
-final class EarlyExitBench {
+public final class EarlyExitBench {
     private EarlyExitBench() {
     }
 

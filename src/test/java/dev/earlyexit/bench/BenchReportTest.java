@@ -1,4 +1,4 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
 
 import dev.earlyexit.decoding.SpeculativeSweep;
 import org.junit.jupiter.api.Test;

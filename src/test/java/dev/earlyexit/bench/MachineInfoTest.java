@@ -1,4 +1,4 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -7,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** What a benchmark ran on, for its report: speeds mean little without the CPU, cores and JVM. */
-final class MachineInfo {
+public final class MachineInfo {
     private MachineInfo() {
     }
 

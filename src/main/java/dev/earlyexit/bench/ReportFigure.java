@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
@@ -22,7 +24,7 @@ import java.util.Map;
  * A report figure as data (what results.json holds) and as a PNG drawn from exactly that data with
  * XChart, so every plotted number is also in the JSON. A figure is one or more panels side by side.
  */
-record ReportFigure(String file, String title, List<Panel> panels) {
+public record ReportFigure(String file, String title, List<Panel> panels) {
     private static final int PANEL_WIDTH = 720;
     private static final int PANEL_HEIGHT = 460;
 
@@ -61,7 +63,7 @@ record ReportFigure(String file, String title, List<Panel> panels) {
         }
     }
 
-    ReportFigure {
+    public ReportFigure {
         panels = panels.stream().filter(p -> !p.series().isEmpty()).toList();
     }
 

@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
@@ -25,7 +27,7 @@ import java.util.Map;
  * held-out prompts (same threads and precision). Reports tokens/s, speed-up, acceptance and accepted
  * tokens per verification, and the paper's comparison: DSSD's acceptance over the best baseline's.
  */
-final class SpeculativeBench {
+public final class SpeculativeBench {
     private SpeculativeBench() {
     }
 

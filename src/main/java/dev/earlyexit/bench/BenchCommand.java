@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
@@ -35,7 +37,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure decode speed (median of runs) and peak memory; with exit heads, speed-up against "
                 + "agreement with the full model over epsilon, self-speculative decoding, and a report folder.")
-final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer> {
     /** Default timed runs of the full and early-exit modes, and of the many-setting speculative sweeps. */
     private static final int RUNS = 7;
     private static final int SWEEP_RUNS = 3;
@@ -593,7 +595,7 @@ final class BenchCommand implements Callable<Integer> {
      * The run of median speed (the lower middle one for an even count): a real run, so its other figures
      * (acceptance, timings, output) stay consistent with its speed.
      */
-    static <R> R medianBy(List<R> runs, java.util.function.ToDoubleFunction<R> speed) {
+    public static <R> R medianBy(List<R> runs, java.util.function.ToDoubleFunction<R> speed) {
         List<R> sorted = new ArrayList<>(runs);
         sorted.sort(java.util.Comparator.comparingDouble(speed));
         return sorted.get((sorted.size() - 1) / 2);

@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -9,7 +11,7 @@ import java.util.List;
  * per table). Each column has a CSV key (stable, machine-friendly) and a Markdown label (for people).
  * Cells are numbers or text; a missing value (null or NaN) is an empty CSV field and "-" in Markdown.
  */
-final class ReportTable {
+public final class ReportTable {
     private record Column(String key, String label) {
     }
 

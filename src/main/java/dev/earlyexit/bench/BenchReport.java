@@ -1,4 +1,6 @@
-package dev.earlyexit.cli;
+package dev.earlyexit.bench;
+
+import dev.earlyexit.cli.*;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,7 +20,7 @@ import java.util.TreeSet;
  * speed-up against ε (Fig. 3, one line per thread count), the share of tokens leaving at each layer
  * against ε (Fig. 4), and acceptance against draft length (DSSD against the LayerSkip-style baseline).
  */
-final class BenchReport {
+public final class BenchReport {
     private BenchReport() {
     }
 

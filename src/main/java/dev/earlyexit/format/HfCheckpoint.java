@@ -10,6 +10,7 @@ import dev.earlyexit.model.ModelConfig.NormKind;
 import dev.earlyexit.model.ModelConfig.ResidualKind;
 import dev.earlyexit.model.ModelConfig.RopeStyle;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.Matrix;
 
@@ -248,7 +249,7 @@ public final class HfCheckpoint {
                     integer("num_key_value_heads", heads), headDim, integer("vocab_size"), maxSeq,
                     NormKind.RMS, (float) number("rms_norm_eps", 1e-6), (float) ropeTheta(10000), headDim,
                     RopeStyle.HALF, MlpKind.SWIGLU, ResidualKind.SEQUENTIAL, false,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), RopeScaling.NONE, false);
         }
 
         private ModelConfig neox() {
@@ -263,7 +264,7 @@ public final class HfCheckpoint {
                     NormKind.LAYER, (float) number("layer_norm_eps", 1e-5), (float) ropeTheta(base), rotary,
                     RopeStyle.HALF, gelu("hidden_act", "gelu"),
                     bool("use_parallel_residual", true) ? ResidualKind.PARALLEL : ResidualKind.SEQUENTIAL, false,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), RopeScaling.NONE, false);
         }
 
         private ModelConfig phi() {
@@ -278,7 +279,7 @@ public final class HfCheckpoint {
                     integer("num_key_value_heads", heads), headDim, integer("vocab_size"),
                     integer("max_position_embeddings"), NormKind.LAYER, (float) number("layer_norm_eps", 1e-5),
                     (float) ropeTheta(10000), rotary, RopeStyle.HALF, gelu("hidden_act", "gelu_new"),
-                    ResidualKind.PARALLEL_SHARED_NORM, false, tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    ResidualKind.PARALLEL_SHARED_NORM, false, tokenId("bos_token_id"), tokenId("eos_token_id"), RopeScaling.NONE, false);
         }
 
         private ModelConfig gpt2() {
@@ -295,7 +296,7 @@ public final class HfCheckpoint {
                     headDim(dim, heads), integer("vocab_size"), positions,
                     NormKind.LAYER, (float) number("layer_norm_epsilon", 1e-5), 10000f, 0, RopeStyle.HALF,
                     gelu("activation_function", "gelu_new"), ResidualKind.SEQUENTIAL, true,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), RopeScaling.NONE, false);
         }
     }
 
@@ -339,7 +340,7 @@ public final class HfCheckpoint {
                     matrix(st, a + "o_proj.weight", dim, c.qDim(), dtype), oBias ? st.read(a + "o_proj.bias", dim) : null,
                     st.read(p + "post_attention_layernorm.weight", dim), null,
                     Matrix.of(dtype, gateUp, 2 * hidden, dim), bGateUp,
-                    matrix(st, m + "down_proj.weight", dim, hidden, dtype), mlpBias ? st.read(m + "down_proj.bias", dim) : null);
+                    matrix(st, m + "down_proj.weight", dim, hidden, dtype), mlpBias ? st.read(m + "down_proj.bias", dim) : null, null, null);
         }
         Matrix classifier = cfg.tied(false) ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, null, layers, st.read("model.norm.weight", dim), null, classifier, null);
@@ -380,7 +381,7 @@ public final class HfCheckpoint {
                     bias ? st.read(p + "attention.dense.bias", dim) : null,
                     st.read(p + "post_attention_layernorm.weight", dim), st.read(p + "post_attention_layernorm.bias", dim),
                     matrix(st, p + "mlp.dense_h_to_4h.weight", hidden, dim, dtype), st.read(p + "mlp.dense_h_to_4h.bias", hidden),
-                    matrix(st, p + "mlp.dense_4h_to_h.weight", dim, hidden, dtype), st.read(p + "mlp.dense_4h_to_h.bias", dim));
+                    matrix(st, p + "mlp.dense_4h_to_h.weight", dim, hidden, dtype), st.read(p + "mlp.dense_4h_to_h.bias", dim), null, null);
         }
         Matrix classifier = cfg.tied(false) ? embedding : matrix(st, "embed_out.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, null, layers, st.read("gpt_neox.final_layer_norm.weight", dim),
@@ -410,7 +411,7 @@ public final class HfCheckpoint {
                     matrix(st, a + "dense.weight", dim, c.qDim(), dtype), st.read(a + "dense.bias", dim),
                     null, null,
                     matrix(st, p + "mlp.fc1.weight", hidden, dim, dtype), st.read(p + "mlp.fc1.bias", hidden),
-                    matrix(st, p + "mlp.fc2.weight", dim, hidden, dtype), st.read(p + "mlp.fc2.bias", dim));
+                    matrix(st, p + "mlp.fc2.weight", dim, hidden, dtype), st.read(p + "mlp.fc2.bias", dim), null, null);
         }
         boolean tied = cfg.tied(false);
         Matrix classifier = tied ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
@@ -435,7 +436,7 @@ public final class HfCheckpoint {
                     conv1d(st, p + "attn.c_proj.weight", dim, dim, dtype), st.read(p + "attn.c_proj.bias", dim),
                     st.read(p + "ln_2.weight", dim), st.read(p + "ln_2.bias", dim),
                     conv1d(st, p + "mlp.c_fc.weight", dim, hidden, dtype), st.read(p + "mlp.c_fc.bias", hidden),
-                    conv1d(st, p + "mlp.c_proj.weight", hidden, dim, dtype), st.read(p + "mlp.c_proj.bias", dim));
+                    conv1d(st, p + "mlp.c_proj.weight", hidden, dim, dtype), st.read(p + "mlp.c_proj.bias", dim), null, null);
         }
         Matrix classifier = cfg.tied(true) ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, positions, layers, st.read(t + "ln_f.weight", dim),

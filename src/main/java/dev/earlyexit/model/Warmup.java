@@ -39,13 +39,13 @@ public final class Warmup {
     public static void run(DType dtype) {
         ModelConfig c = new ModelConfig("warmup", DIM, HIDDEN, 2, 4, 2, DIM / 4, VOCAB, CONTEXT,
                 ModelConfig.NormKind.RMS, 1e-5f, 10000f, DIM / 4, ModelConfig.RopeStyle.INTERLEAVED,
-                ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2);
+                ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2, RopeScaling.NONE, false);
         SplittableRandom random = new SplittableRandom(42);
         LayerWeights[] layers = new LayerWeights[c.layers()];
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new LayerWeights(ones(DIM), null, matrix(dtype, c.qkvDim(), DIM, random), null,
                     matrix(dtype, DIM, c.qDim(), random), null, ones(DIM), null,
-                    matrix(dtype, 2 * HIDDEN, DIM, random), null, matrix(dtype, DIM, HIDDEN, random), null);
+                    matrix(dtype, 2 * HIDDEN, DIM, random), null, matrix(dtype, DIM, HIDDEN, random), null, null, null);
         }
         Matrix embedding = matrix(dtype, VOCAB, DIM, random);
         ModelWeights w = new ModelWeights(embedding, null, layers, ones(DIM), null, embedding, null);

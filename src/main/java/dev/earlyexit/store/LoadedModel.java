@@ -12,8 +12,14 @@ import java.util.Optional;
  * has one (a checkpoint without one can still run on ids).
  *
  * @param source the file or directory the weights came from
+ * @param chatTemplate the model's chat template (GGUF tokenizer.chat_template) when it has one
  */
-public record LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source) {
+public record LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source,
+                          Optional<String> chatTemplate) {
+
+    public LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source) {
+        this(config, weights, tokenizerOrNull, source, Optional.empty());
+    }
 
     public Optional<Tokenizer> tokenizer() {
         return Optional.ofNullable(tokenizerOrNull);

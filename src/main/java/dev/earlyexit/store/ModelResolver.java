@@ -1,5 +1,7 @@
 package dev.earlyexit.store;
 
+import dev.earlyexit.format.GgufCheckpoint;
+import dev.earlyexit.format.GgufFile;
 import dev.earlyexit.format.HfCheckpoint;
 import dev.earlyexit.format.Llama2cCheckpoint;
 import dev.earlyexit.format.ModelFormatException;
@@ -36,12 +38,31 @@ public final class ModelResolver {
         }
         if (!Files.exists(path)) {
             throw new ModelFormatException("model not found: " + model + " (give an alias such as "
-                    + KnownModel.STORIES15M.alias() + ", a llama2.c .bin file or a Hugging Face directory)");
+                    + KnownModel.STORIES15M.alias() + ", a llama2.c .bin file, a .gguf file or a Hugging Face directory)");
         }
         return path;
     }
 
+    /** Positions the KV cache holds unless --context says otherwise (a GGUF may claim 131072). */
+    public static final int DEFAULT_MAX_CONTEXT = 4096;
+
     public LoadedModel load(String model, Path tokenizerOverride, DType dtype) throws IOException {
+        return load(model, tokenizerOverride, dtype, 0);
+    }
+
+    /** {@code context}: positions of the KV cache; 0 for min(the model's, {@link #DEFAULT_MAX_CONTEXT}). */
+    public LoadedModel load(String model, Path tokenizerOverride, DType dtype, int context) throws IOException {
+        LoadedModel m = loadFull(model, tokenizerOverride, dtype);
+        int n = context > 0 ? context : Math.min(m.config().maxSeqLen(), DEFAULT_MAX_CONTEXT);
+        if (context > 0 && m.config().learnedPositions() && context > m.config().maxSeqLen()) {
+            throw new ModelFormatException("--context " + context + " is more than the " + m.config().maxSeqLen()
+                    + " positions this model has learned");
+        }
+        return n == m.config().maxSeqLen() ? m
+                : new LoadedModel(m.config().withMaxSeqLen(n), m.weights(), m.tokenizerOrNull(), m.source(), m.chatTemplate());
+    }
+
+    private LoadedModel loadFull(String model, Path tokenizerOverride, DType dtype) throws IOException {
         Path path = locate(model);
         if (Files.isDirectory(path)) {
             if (!Files.isRegularFile(path.resolve("config.json"))) {
@@ -50,6 +71,11 @@ public final class ModelResolver {
             HfCheckpoint.Loaded hf = HfCheckpoint.load(path, dtype);
             Tokenizer tok = tokenizer(tokenizerOverride, path.resolve("tokenizer.json"));
             return new LoadedModel(hf.config(), hf.weights(), tok, path);
+        }
+        if (GgufFile.hasMagic(path)) {
+            GgufCheckpoint.Loaded g = GgufCheckpoint.load(path);
+            Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, null) : g.tokenizerOrNull();
+            return new LoadedModel(g.config(), g.weights(), tok, path, g.chatTemplate());
         }
         Llama2cCheckpoint.Loaded l = Llama2cCheckpoint.load(path, dtype);
         Path parent = path.toAbsolutePath().getParent();

@@ -50,9 +50,12 @@ public final class ModelResolver {
         return load(model, tokenizerOverride, dtype, 0);
     }
 
-    /** {@code context}: positions of the KV cache; 0 for min(the model's, {@link #DEFAULT_MAX_CONTEXT}). */
+    /** {@code context}: positions of the KV cache; 0 for min(the model's, {@link #DEFAULT_MAX_CONTEXT}), -1 for the model's own. */
     public LoadedModel load(String model, Path tokenizerOverride, DType dtype, int context) throws IOException {
         LoadedModel m = loadFull(model, tokenizerOverride, dtype);
+        if (context < 0) {
+            return m; // the model's own context, uncapped (what convert writes)
+        }
         int n = context > 0 ? context : Math.min(m.config().maxSeqLen(), DEFAULT_MAX_CONTEXT);
         if (context > 0 && m.config().learnedPositions() && context > m.config().maxSeqLen()) {
             throw new ModelFormatException("--context " + context + " is more than the " + m.config().maxSeqLen()

@@ -16,12 +16,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The GGUF reader on files our writer makes, whole and damaged. */
-class GgufFileTest {
+public class GgufFileTest {
     @TempDir
     Path dir;
 
     /** A one-layer llama of random weights (dim 32, MLP 64, 2 heads, vocabulary 64), F32 or the given type. */
-    static GgufWriter tinyLlama(GgmlType type, String... omit) {
+    public static GgufWriter tinyLlama(GgmlType type, String... omit) {
         Random rnd = new Random(7);
         GgufWriter w = new GgufWriter()
                 .put("general.architecture", "llama")

@@ -69,4 +69,30 @@ class GgufTokenizerLlamaCppTest {
         JsonNode fx = new ObjectMapper().readTree(TestModels.resource("gguf/llamacpp-sp-emma.json").toFile());
         check(stories15MGguf(), lines(emma).subList(0, fx.get("ids").size()), fx.get("ids"));
     }
+
+    /**
+     * Byte-level BPE (gpt2, llama-bpe): a GGUF with the Llama-3 tokenizer named by -Dgguf.bpe (the
+     * Llama-3.2-1B-shaped file of issue 12; not in ../shared), against llama.cpp on the same file.
+     */
+    @Test
+    void byteLevelBpeMatchesLlamaCpp() throws Exception {
+        String file = System.getProperty("gguf.bpe", "/tmp/llama1b/model-q8_0.gguf");
+        Path p = Paths.get(file);
+        Assumptions.assumeTrue(Files.isRegularFile(p), "skipped: needs a Llama-3 GGUF (-Dgguf.bpe=FILE), " + p + " is absent");
+        GgufFile f = GgufFile.open(p);
+        Tokenizer tok;
+        try {
+            tok = GgufTokenizers.load(f);
+        } finally {
+            f.close();
+        }
+        ObjectMapper om = new ObjectMapper();
+        check(tok, lines(TestModels.resource("gguf/unicode-samples.txt")),
+                om.readTree(TestModels.resource("gguf/llamacpp-bpe-unicode.json").toFile()).get("ids"));
+        Path emma = Paths.get("..", "shared", "corpus", "emma.txt");
+        if (Files.isRegularFile(emma)) {
+            JsonNode ids = om.readTree(TestModels.resource("gguf/llamacpp-bpe-emma.json").toFile()).get("ids");
+            check(tok, lines(emma).subList(0, ids.size()), ids);
+        }
+    }
 }

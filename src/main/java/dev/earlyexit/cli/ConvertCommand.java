@@ -1,6 +1,8 @@
 package dev.earlyexit.cli;
 
+import dev.earlyexit.format.GgufExport;
 import dev.earlyexit.format.HfCheckpointWriter;
+import dev.earlyexit.tensor.GgmlType;
 import dev.earlyexit.store.LoadedModel;
 import dev.earlyexit.store.ModelCache;
 import dev.earlyexit.store.ModelResolver;
@@ -15,10 +17,11 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = "Write a llama2.c model as a Hugging Face directory (config.json, model.safetensors, tokenizer.json).")
+        description = {"Write a llama2.c model as a Hugging Face directory (config.json, model.safetensors, tokenizer.json),",
+                "or, with --out FILE.gguf, any Llama-shaped model (llama2.c, Llama, Mistral, Qwen2) as a GGUF file llama.cpp loads."})
 final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "stories15M", paramLabel = "M",
-            description = "llama2.c model: alias or .bin file (default: ${DEFAULT-VALUE}).")
+            description = "Model: alias, llama2.c .bin, Hugging Face directory or .gguf (default: ${DEFAULT-VALUE}).")
     String model;
 
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "tokenizer.bin (default: the one beside the model).")
@@ -27,11 +30,18 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (created; must be empty if it exists).")
     Path out;
 
+    @Option(names = "--type", defaultValue = "f16", paramLabel = "T",
+            description = "GGUF weight type of the 2-D tensors: f32, f16, bf16, q8_0, q4_0, q4_k (default: ${DEFAULT-VALUE}; norms stay f32).")
+    String type;
+
     @Option(names = "--verbose", description = "Show stack traces on errors.")
     boolean verbose;
 
     @Override
     public Integer call() throws Exception {
+        if (out.getFileName() != null && out.getFileName().toString().endsWith(".gguf")) {
+            return writeGguf();
+        }
         LoadedModel m = new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, DType.F32);
         if (!m.config().architecture().equals("llama2.c")) {
             throw new IllegalArgumentException(m.source() + " is already a Hugging Face checkpoint; convert reads llama2.c models");
@@ -52,6 +62,30 @@ final class ConvertCommand implements Callable<Integer> {
         HfCheckpointWriter.writeLlama(m.config(), m.weights(), out);
         TokenizerJsonWriter.write(sp, out.resolve("tokenizer.json"));
         System.err.println("wrote " + out.resolve("config.json") + ", model.safetensors and tokenizer.json");
+        System.out.println(out);
+        return 0;
+    }
+
+    private int writeGguf() throws Exception {
+        GgmlType t = switch (type.toLowerCase(java.util.Locale.ROOT)) {
+            case "f32" -> GgmlType.F32;
+            case "f16" -> GgmlType.F16;
+            case "bf16" -> GgmlType.BF16;
+            case "q8_0" -> GgmlType.Q8_0;
+            case "q4_0" -> GgmlType.Q4_0;
+            case "q4_k" -> GgmlType.Q4_K;
+            case "q6_k" -> throw new IllegalArgumentException("--type q6_k: writing Q6_K is not supported yet (no quantizer)");
+            default -> throw new IllegalArgumentException("--type " + type + ": not one of f32, f16, bf16, q8_0, q4_0, q4_k");
+        };
+        if (Files.isDirectory(out)) {
+            throw new IllegalArgumentException("output path " + out + " is a directory");
+        }
+        // context -1 keeps the model's own context length in the file (capped only when it runs)
+        LoadedModel m = new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, DType.F32, -1);
+        Path tmp = out.resolveSibling(out.getFileName() + ".partial");
+        GgufExport.write(m.config(), m.weights(), m.tokenizerOrNull(), t, tmp);
+        Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        System.err.println("wrote " + out + " (" + t.ggmlName() + ")");
         System.out.println(out);
         return 0;
     }

@@ -21,12 +21,16 @@ public final class ModelOptions {
     public String model;
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
-            description = "tokenizer.bin or tokenizer.json (default: the one beside the model).")
+            description = "tokenizer.bin or tokenizer.json (default: the one beside the model, or in a GGUF file).")
     public Path tokenizer;
 
     @Option(names = "--dtype", defaultValue = "f32", converter = DTypeConverter.class, paramLabel = "D",
             description = "Weight storage in memory: f32, bf16, q8 (ggml Q8_0: 8-bit, a scale per 32), q4_0 or q4_k (ggml 4-bit types, our quantizers) (default: ${DEFAULT-VALUE}).")
     public DType dtype;
+
+    @Option(names = "--context", paramLabel = "N", defaultValue = "0",
+            description = "Positions the KV cache holds (default: the model's context, at most 4096).")
+    public int context;
 
     @Option(names = "--threads", paramLabel = "N",
             description = "Worker threads (default: all cores).")
@@ -39,7 +43,7 @@ public final class ModelOptions {
         if (!"false".equals(System.getProperty("earlyexit.warmup"))) {
             Warmup.startInBackground(dtype); // compiles the kernels while the weights are read
         }
-        return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype);
+        return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype, context);
     }
 
     public ThreadPool pool() {

@@ -13,8 +13,7 @@ import java.util.Optional;
  *
  * @param source the file or directory the weights came from
  * @param chatTemplateOrNull the model's chat template (Jinja text) when it ships one: tokenizer_config.json's
- *        {@code chat_template} for a Hugging Face directory (a GGUF's {@code tokenizer.chat_template} is the
- *        place for the GGUF loader to fill in)
+ *        {@code chat_template} for a Hugging Face directory or a GGUF's {@code tokenizer.chat_template}
  */
 public record LoadedModel(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, Path source,
                           String chatTemplateOrNull) {

@@ -1,5 +1,7 @@
 package dev.earlyexit.store;
 
+import dev.earlyexit.format.GgufCheckpoint;
+import dev.earlyexit.format.GgufFile;
 import dev.earlyexit.format.HfCheckpoint;
 import dev.earlyexit.format.Llama2cCheckpoint;
 import dev.earlyexit.format.ModelFormatException;
@@ -39,12 +41,34 @@ public final class ModelResolver {
         }
         if (!Files.exists(path)) {
             throw new ModelFormatException("model not found: " + model + " (give an alias such as "
-                    + KnownModel.STORIES15M.alias() + ", a llama2.c .bin file or a Hugging Face directory)");
+                    + KnownModel.STORIES15M.alias() + ", a llama2.c .bin file, a .gguf file or a Hugging Face directory)");
         }
         return path;
     }
 
+    /** Positions the KV cache holds unless --context says otherwise (a GGUF may claim 131072). */
+    public static final int DEFAULT_MAX_CONTEXT = 4096;
+
     public LoadedModel load(String model, Path tokenizerOverride, DType dtype) throws IOException {
+        return load(model, tokenizerOverride, dtype, 0);
+    }
+
+    /** {@code context}: positions of the KV cache; 0 for min(the model's, {@link #DEFAULT_MAX_CONTEXT}), -1 for the model's own. */
+    public LoadedModel load(String model, Path tokenizerOverride, DType dtype, int context) throws IOException {
+        LoadedModel m = loadFull(model, tokenizerOverride, dtype);
+        if (context < 0) {
+            return m; // the model's own context, uncapped (what convert writes)
+        }
+        int n = context > 0 ? context : Math.min(m.config().maxSeqLen(), DEFAULT_MAX_CONTEXT);
+        if (context > 0 && m.config().learnedPositions() && context > m.config().maxSeqLen()) {
+            throw new ModelFormatException("--context " + context + " is more than the " + m.config().maxSeqLen()
+                    + " positions this model has learned");
+        }
+        return n == m.config().maxSeqLen() ? m
+                : new LoadedModel(m.config().withMaxSeqLen(n), m.weights(), m.tokenizerOrNull(), m.source(), m.chatTemplateOrNull());
+    }
+
+    private LoadedModel loadFull(String model, Path tokenizerOverride, DType dtype) throws IOException {
         Path path = locate(model);
         if (Files.isDirectory(path)) {
             if (!Files.isRegularFile(path.resolve("config.json"))) {
@@ -63,6 +87,11 @@ public final class ModelResolver {
                 }
             }
             return new LoadedModel(c, hf.weights(), tok, path, chatTemplate(path).orElse(null));
+        }
+        if (GgufFile.hasMagic(path)) {
+            GgufCheckpoint.Loaded g = GgufCheckpoint.load(path);
+            Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, null) : g.tokenizerOrNull();
+            return new LoadedModel(g.config(), g.weights(), tok, path, g.chatTemplate().orElse(null));
         }
         Llama2cCheckpoint.Loaded l = Llama2cCheckpoint.load(path, dtype);
         Path parent = path.toAbsolutePath().getParent();

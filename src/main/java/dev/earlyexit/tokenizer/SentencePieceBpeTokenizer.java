@@ -98,6 +98,18 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         return -1;
     }
 
+    /**
+     * From a GGUF file's {@code tokenizer.ggml.tokens} (pieces with '\u2581' for spaces, byte tokens named
+     * {@code <0xXX>}) and {@code tokenizer.ggml.scores}; ids 0, 1, 2 are {@code <unk>}, BOS and EOS as in Llama.
+     */
+    public static SentencePieceBpeTokenizer fromPieces(String[] pieces, float[] scores) {
+        if (pieces.length != scores.length || pieces.length < 3) {
+            throw new ModelFormatException("SentencePiece vocabulary: " + pieces.length + " tokens and " + scores.length
+                    + " scores (need as many of each, at least 3)");
+        }
+        return new SentencePieceBpeTokenizer(pieces.clone(), scores.clone());
+    }
+
     /** Reads llama2.c's tokenizer.bin; the vocabulary size is however many tokens the file holds. */
     public static SentencePieceBpeTokenizer load(Path file) {
         long size;

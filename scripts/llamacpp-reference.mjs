@@ -1,0 +1,34 @@
+// llama.cpp's view of a GGUF file, through npm node-llama-cpp 3.21.1 (prebuilt CPU build), for the
+// GGUF tests' fixtures in src/test/resources/gguf/. Run with NODE_PATH pointing at a node_modules that
+// has node-llama-cpp (e.g. NODE_PATH=/tmp/nlc/node_modules).
+//   node scripts/llamacpp-reference.mjs tokenize FILE.gguf TEXTFILE [maxLines]
+//       one JSON line: {"file", "texts": [...], "ids": [[...]]} (each non-empty line, no BOS, no special-token parsing)
+//   node scripts/llamacpp-reference.mjs greedy FILE.gguf "prompt" [tokens=32]
+//       one JSON line: {"file", "prompt", "prompt_ids" (BOS first), "ids"} greedy, 1 thread
+import {createRequire} from "module";
+import {readFileSync} from "fs";
+const require = createRequire(process.env.NODE_PATH ? process.env.NODE_PATH + "/" : import.meta.url);
+const {getLlama} = await import(require.resolve("node-llama-cpp"));
+const [cmd, path, arg, extra] = process.argv.slice(2);
+const llama = await getLlama({gpu: false, build: "never"});
+const model = await llama.loadModel({modelPath: path});
+const file = path.split("/").pop();
+if (cmd === "tokenize") {
+  const texts = readFileSync(arg, "utf8").split("\n").filter(l => l.trim().length > 0).slice(0, Number(extra ?? 1e9));
+  const ids = texts.map(t => Array.from(model.tokenize(t, false)));
+  console.log(JSON.stringify({file, texts, ids}));
+} else if (cmd === "greedy") {
+  const ctx = await model.createContext({contextSize: 512, threads: 1});
+  const seq = ctx.getSequence();
+  const prompt = [...(model.tokens.bos == null ? [] : [model.tokens.bos]), ...model.tokenize(arg, false)];
+  const ids = [];
+  for await (const t of seq.evaluate(prompt, {temperature: 0})) {
+    ids.push(t);
+    if (ids.length >= Number(extra ?? 32)) break;
+  }
+  console.log(JSON.stringify({file, prompt: arg, prompt_ids: Array.from(prompt), ids}));
+} else {
+  console.error("usage: tokenize FILE TEXT [n] | greedy FILE PROMPT [n]");
+  process.exit(2);
+}
+process.exit(0);

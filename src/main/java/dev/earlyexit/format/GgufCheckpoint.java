@@ -1,0 +1,285 @@
+package dev.earlyexit.format;
+
+import dev.earlyexit.model.LayerWeights;
+import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.ModelConfig.MlpKind;
+import dev.earlyexit.model.ModelConfig.NormKind;
+import dev.earlyexit.model.ModelConfig.ResidualKind;
+import dev.earlyexit.model.ModelConfig.RopeStyle;
+import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
+import dev.earlyexit.tensor.GgmlDequant;
+import dev.earlyexit.tensor.GgmlMatrices;
+import dev.earlyexit.tensor.GgmlType;
+import dev.earlyexit.tensor.Matrix;
+import dev.earlyexit.tokenizer.GgufTokenizers;
+import dev.earlyexit.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Loads a GGUF model as llama.cpp's converter writes it: architectures llama (also Mistral, Llama 3.x),
+ * qwen2, qwen3, phi3, gpt2, phi2 and gptneox. Weights stay in their ggml encoding where a kernel reads it
+ * ({@link GgmlMatrices#kernelTypeFor}); the file is memory-mapped, so no float32 copy of the model is made.
+ *
+ * <p>llama.cpp's {@code llama} files hold q/k rows in Meta's order for interleaved RoPE; the NeoX-style
+ * architectures rotate halves (our {@link RopeStyle#HALF}).
+ */
+public final class GgufCheckpoint {
+    private GgufCheckpoint() {
+    }
+
+    public record Loaded(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull,
+                         Optional<String> chatTemplate, GgufFile file) {
+    }
+
+    public static Loaded load(Path path) throws IOException {
+        GgufFile f = GgufFile.open(path);
+        try {
+            ModelConfig c = config(f);
+            ModelWeights w = new Reader(f, c).weights();
+            Tokenizer tok = GgufTokenizers.load(f);
+            if (tok != null && tok.vocabSize() > c.vocabSize()) {
+                throw new ModelFormatException(path + ": the tokenizer has " + tok.vocabSize()
+                        + " tokens but the model only " + c.vocabSize() + " rows of embedding");
+            }
+            return new Loaded(c, w, tok, f.string("tokenizer.chat_template"), f);
+        } finally {
+            f.close(); // mapped buffers stay valid after the channel closes
+        }
+    }
+
+    static ModelConfig config(GgufFile f) {
+        String arch = f.string("general.architecture").orElseThrow(() ->
+                new ModelFormatException(f.path() + ": GGUF metadata lacks general.architecture"));
+        String p = arch + ".";
+        RopeStyle style;
+        NormKind norm;
+        MlpKind mlp;
+        ResidualKind residual;
+        boolean learnedPositions = false;
+        boolean qkNorm = false;
+        switch (arch) {
+            case "llama" -> { style = RopeStyle.INTERLEAVED; norm = NormKind.RMS; mlp = MlpKind.SWIGLU; residual = ResidualKind.SEQUENTIAL; }
+            case "qwen2", "phi3" -> { style = RopeStyle.HALF; norm = NormKind.RMS; mlp = MlpKind.SWIGLU; residual = ResidualKind.SEQUENTIAL; }
+            case "qwen3" -> { style = RopeStyle.HALF; norm = NormKind.RMS; mlp = MlpKind.SWIGLU; residual = ResidualKind.SEQUENTIAL; qkNorm = true; }
+            case "gpt2" -> { style = RopeStyle.HALF; norm = NormKind.LAYER; mlp = MlpKind.GELU_TANH; residual = ResidualKind.SEQUENTIAL; learnedPositions = true; }
+            case "phi2" -> { style = RopeStyle.HALF; norm = NormKind.LAYER; mlp = MlpKind.GELU_TANH; residual = ResidualKind.PARALLEL_SHARED_NORM; }
+            case "gptneox" -> {
+                style = RopeStyle.HALF; norm = NormKind.LAYER; mlp = MlpKind.GELU_EXACT;
+                residual = f.bool(p + "use_parallel_residual", true) ? ResidualKind.PARALLEL : ResidualKind.SEQUENTIAL;
+            }
+            default -> throw new ModelFormatException(f.path() + ": GGUF architecture \"" + arch
+                    + "\" is not supported (llama, qwen2, qwen3, phi3, gpt2, phi2, gptneox are)");
+        }
+        int dim = (int) f.integer(p + "embedding_length");
+        int hidden = (int) f.integer(p + "feed_forward_length");
+        int layers = (int) f.integer(p + "block_count");
+        int heads = (int) f.integer(p + "attention.head_count");
+        int kvHeads = (int) f.integer(p + "attention.head_count_kv", heads);
+        int headDim = (int) f.integer(p + "attention.key_length", heads > 0 ? dim / heads : 0);
+        int ctx = (int) Math.min(Integer.MAX_VALUE, f.integer(p + "context_length"));
+        GgufFile.TensorInfo emb = f.tensor("token_embd.weight").orElseThrow(() -> missing(f, "token_embd.weight"));
+        int vocab = (int) (emb.dims().length > 1 ? emb.dims()[1] : 0);
+        float eps = (float) (norm == NormKind.RMS ? f.number(p + "attention.layer_norm_rms_epsilon", 1e-5)
+                : f.number(p + "attention.layer_norm_epsilon", 1e-5));
+        float theta = (float) f.number(p + "rope.freq_base", 10000);
+        int rotary = arch.equals("gpt2") ? 0 : (int) f.integer(p + "rope.dimension_count", headDim);
+        RopeScaling scaling = ropeScaling(f, p);
+        long bos = f.integer("tokenizer.ggml.bos_token_id", -1);
+        long eos = f.integer("tokenizer.ggml.eos_token_id", -1);
+        if (!f.bool("tokenizer.ggml.add_bos_token", arch.equals("llama"))) {
+            bos = -1;
+        }
+        try {
+            return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, ctx, norm, eps, theta, rotary,
+                    style, mlp, residual, learnedPositions, (int) bos, (int) eos, scaling, qkNorm);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(f.path() + ": " + e.getMessage());
+        }
+    }
+
+    private static RopeScaling ropeScaling(GgufFile f, String p) {
+        Optional<GgufFile.TensorInfo> freqs = f.tensor("rope_freqs.weight");
+        if (freqs.isPresent()) {
+            try {
+                return RopeScaling.freqFactors(floats(f, freqs.get()));
+            } catch (IOException e) {
+                throw new ModelFormatException(f.path() + ": cannot read rope_freqs.weight: " + e.getMessage());
+            }
+        }
+        String type = f.string(p + "rope.scaling.type").orElse("none");
+        double factor = f.number(p + "rope.scaling.factor", 1);
+        return switch (type) {
+            case "none" -> RopeScaling.NONE;
+            case "linear" -> factor == 1 ? RopeScaling.NONE : RopeScaling.linear(factor);
+            default -> throw new ModelFormatException(f.path() + ": GGUF " + p + "rope.scaling.type \"" + type
+                    + "\" is not supported (none, linear, or llama 3's rope_freqs tensor)");
+        };
+    }
+
+    private static ModelFormatException missing(GgufFile f, String name) {
+        return new ModelFormatException(f.path() + ": GGUF file lacks tensor " + name);
+    }
+
+    static float[] floats(GgufFile f, GgufFile.TensorInfo t) throws IOException {
+        if (t.elements() > Integer.MAX_VALUE - 8) {
+            throw new ModelFormatException(f.path() + ": tensor " + t.name() + " is too large for a vector");
+        }
+        float[] a = new float[(int) t.elements()];
+        GgmlDequant.dequantize(t.type(), f.data(t), a, 0, a.length);
+        return a;
+    }
+
+    private static final class Reader {
+        final GgufFile f;
+        final ModelConfig c;
+
+        Reader(GgufFile f, ModelConfig c) {
+            this.f = f;
+            this.c = c;
+        }
+
+        GgufFile.TensorInfo info(String name, long... dims) {
+            GgufFile.TensorInfo t = f.tensor(name).orElseThrow(() -> missing(f, name));
+            if (!java.util.Arrays.equals(t.dims(), dims)) {
+                throw new ModelFormatException(f.path() + ": tensor " + name + " has shape "
+                        + java.util.Arrays.toString(t.dims()) + ", the model's hyper-parameters need "
+                        + java.util.Arrays.toString(dims) + " (dims innermost first)");
+            }
+            return t;
+        }
+
+        float[] vector(String name, int n) throws IOException {
+            return floats(f, info(name, n));
+        }
+
+        float[] optionalVector(String name, int n) throws IOException {
+            return f.tensor(name).isPresent() ? vector(name, n) : null;
+        }
+
+        Matrix matrix(String name, int rows, int cols) throws IOException {
+            GgufFile.TensorInfo t = info(name, cols, rows);
+            try {
+                return GgmlMatrices.of(t.type(), f.data(t), rows, cols);
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(f.path() + ": tensor " + name + ": " + e.getMessage());
+            }
+        }
+
+        /** Row blocks stacked into one matrix: their bytes back to back when all share a type. */
+        Matrix stacked(String[] names, int[] rows, int cols) throws IOException {
+            GgufFile.TensorInfo[] ts = new GgufFile.TensorInfo[names.length];
+            int total = 0;
+            long bytes = 0;
+            boolean sameType = true;
+            for (int i = 0; i < names.length; i++) {
+                ts[i] = info(names[i], cols, rows[i]);
+                total += rows[i];
+                bytes += ts[i].bytes();
+                sameType &= ts[i].type() == ts[0].type();
+            }
+            if (sameType) {
+                ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+                for (GgufFile.TensorInfo t : ts) {
+                    all.put(f.data(t));
+                }
+                all.flip();
+                try {
+                    return GgmlMatrices.of(ts[0].type(), all, total, cols);
+                } catch (IllegalArgumentException e) {
+                    throw new ModelFormatException(f.path() + ": tensor " + names[0] + ": " + e.getMessage());
+                }
+            }
+            // mixed types (e.g. Q4_K_M's q/k in Q4_K, v in Q6_K): the first one's kernel type for the whole
+            float[] all = new float[Math.multiplyExact(total, cols)];
+            int at = 0;
+            for (GgufFile.TensorInfo t : ts) {
+                GgmlDequant.dequantize(t.type(), f.data(t), all, at, (int) t.elements());
+                at += (int) t.elements();
+            }
+            return Matrix.of(GgmlMatrices.kernelTypeFor(ts[0].type()), all, total, cols);
+        }
+
+        float[] stackedBias(String[] names, int[] rows) throws IOException {
+            if (f.tensor(names[0]).isEmpty()) {
+                return null;
+            }
+            int total = 0;
+            for (int r : rows) {
+                total += r;
+            }
+            float[] all = new float[total];
+            int at = 0;
+            for (int i = 0; i < names.length; i++) {
+                System.arraycopy(vector(names[i], rows[i]), 0, all, at, rows[i]);
+                at += rows[i];
+            }
+            return all;
+        }
+
+        ModelWeights weights() throws IOException {
+            int dim = c.dim();
+            int hidden = c.hiddenDim();
+            int q = c.qDim();
+            int kv = c.kvDim();
+            boolean gated = c.mlp() == MlpKind.SWIGLU;
+            Matrix embedding = matrix("token_embd.weight", c.vocabSize(), dim);
+            float[] positions = null;
+            if (c.learnedPositions()) {
+                GgufFile.TensorInfo pe = f.tensor("position_embd.weight").orElseThrow(() -> missing(f, "position_embd.weight"));
+                positions = floats(f, pe);
+                int n = positions.length / dim;
+                if (pe.dims().length != 2 || pe.dims()[0] != dim) {
+                    throw new ModelFormatException(f.path() + ": tensor position_embd.weight has the wrong shape");
+                }
+                if (n < c.maxSeqLen()) {
+                    throw new ModelFormatException(f.path() + ": position_embd.weight has " + n + " positions, context is "
+                            + c.maxSeqLen());
+                }
+            }
+            LayerWeights[] layers = new LayerWeights[c.layers()];
+            int[] qkvRows = {q, kv, kv};
+            for (int l = 0; l < c.layers(); l++) {
+                String b = "blk." + l + ".";
+                boolean fusedQkv = f.tensor(b + "attn_qkv.weight").isPresent();
+                Matrix wqkv = fusedQkv ? matrix(b + "attn_qkv.weight", q + 2 * kv, dim)
+                        : stacked(new String[]{b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, qkvRows, dim);
+                float[] bqkv = fusedQkv ? optionalVector(b + "attn_qkv.bias", q + 2 * kv)
+                        : stackedBias(new String[]{b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, qkvRows);
+                Matrix up;
+                float[] bUp;
+                if (!gated) {
+                    up = matrix(b + "ffn_up.weight", hidden, dim);
+                    bUp = optionalVector(b + "ffn_up.bias", hidden);
+                } else if (f.tensor(b + "ffn_gate.weight").isPresent()) {
+                    up = stacked(new String[]{b + "ffn_gate.weight", b + "ffn_up.weight"}, new int[]{hidden, hidden}, dim);
+                    bUp = null;
+                } else {
+                    up = matrix(b + "ffn_up.weight", 2 * hidden, dim); // phi3: gate|up in one tensor
+                    bUp = null;
+                }
+                boolean sharedNorm = c.residual() == ResidualKind.PARALLEL_SHARED_NORM;
+                layers[l] = new LayerWeights(
+                        vector(b + "attn_norm.weight", dim), optionalVector(b + "attn_norm.bias", dim),
+                        wqkv, bqkv,
+                        matrix(b + "attn_output.weight", dim, q), optionalVector(b + "attn_output.bias", dim),
+                        sharedNorm ? null : vector(b + "ffn_norm.weight", dim),
+                        sharedNorm ? null : optionalVector(b + "ffn_norm.bias", dim),
+                        up, bUp,
+                        matrix(b + "ffn_down.weight", dim, hidden), optionalVector(b + "ffn_down.bias", dim),
+                        c.qkNorm() ? vector(b + "attn_q_norm.weight", c.headDim()) : null,
+                        c.qkNorm() ? vector(b + "attn_k_norm.weight", c.headDim()) : null);
+            }
+            float[] finalNorm = vector("output_norm.weight", dim);
+            float[] finalBias = optionalVector("output_norm.bias", dim);
+            Matrix classifier = f.tensor("output.weight").isPresent() ? matrix("output.weight", c.vocabSize(), dim) : embedding;
+            return new ModelWeights(embedding, positions, layers, finalNorm, finalBias, classifier,
+                    optionalVector("output.bias", c.vocabSize()));
+        }
+    }
+}

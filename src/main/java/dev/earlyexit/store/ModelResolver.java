@@ -64,6 +64,12 @@ public final class ModelResolver {
             }
             return new LoadedModel(c, hf.weights(), tok, path);
         }
+        if (path.getFileName().toString().endsWith(".gguf")) {
+            // GGUF keeps each matrix in its own encoding; --dtype does not apply
+            dev.earlyexit.format.gguf.GgufCheckpoint.Loaded g = dev.earlyexit.format.gguf.GgufCheckpoint.load(path);
+            Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, path) : g.tokenizerOrNull();
+            return new LoadedModel(g.config(), g.weights(), tok, path);
+        }
         Llama2cCheckpoint.Loaded l = Llama2cCheckpoint.load(path, dtype);
         Path parent = path.toAbsolutePath().getParent();
         Tokenizer tok = tokenizer(tokenizerOverride, parent.resolve("tokenizer.bin"));

@@ -13,6 +13,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.List;
+import dev.earlyexit.tokenizer.SentencePieceBpeTokenizer;
+import dev.earlyexit.tokenizer.Tokenizer;
 
 /**
  * Loads a GGUF model onto the engine's generic block. So far: architecture {@code llama} (Llama 2/3,
@@ -25,7 +28,8 @@ public final class GgufCheckpoint {
     private GgufCheckpoint() {
     }
 
-    public record Loaded(ModelConfig config, ModelWeights weights, GgufFile.Value chatTemplate) {
+    /** {@code chatTemplate}: tokenizer.chat_template, or null; {@code tokenizerOrNull}: from the metadata, when it has one. */
+    public record Loaded(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull, String chatTemplate) {
     }
 
     public static Loaded load(Path path) throws IOException {
@@ -35,7 +39,33 @@ public final class GgufCheckpoint {
                 throw new ModelFormatException(path + ": GGUF architecture \"" + arch + "\" is not supported yet (supported: llama)");
             }
             ModelConfig c = llamaConfig(f, arch);
-            return new Loaded(c, llamaWeights(f, c), f.metadata().get("tokenizer.chat_template"));
+            return new Loaded(c, llamaWeights(f, c), tokenizer(f), f.string("tokenizer.chat_template", null));
+        }
+    }
+
+    /** SentencePiece ({@code tokenizer.ggml.model = llama}) from the metadata; other tokenizer models are refused by name. */
+    static Tokenizer tokenizer(GgufFile f) {
+        if (!f.has("tokenizer.ggml.model")) {
+            return null;
+        }
+        String model = f.string("tokenizer.ggml.model");
+        if (!model.equals("llama")) {
+            throw new ModelFormatException(f.path() + ": tokenizer.ggml.model \"" + model + "\" is not supported yet (supported: llama)");
+        }
+        List<Object> tokens = f.array("tokenizer.ggml.tokens", GgufFile.ValueType.STRING);
+        List<Object> scores = f.array("tokenizer.ggml.scores", GgufFile.ValueType.FLOAT32);
+        if (tokens == null || scores == null) {
+            throw new ModelFormatException(f.path() + ": SentencePiece tokenizer without tokenizer.ggml.tokens/scores");
+        }
+        String[] pieces = tokens.toArray(new String[0]);
+        float[] s = new float[scores.size()];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = (Float) scores.get(i);
+        }
+        try {
+            return SentencePieceBpeTokenizer.fromPieces(pieces, s);
+        } catch (ModelFormatException e) {
+            throw new ModelFormatException(f.path() + ": " + e.getMessage(), e);
         }
     }
 

@@ -25,6 +25,10 @@ class GgufCheckpointTest {
         GgufCheckpoint.Loaded g = GgufCheckpoint.load(F16);
         Llama2cCheckpoint.Loaded ref = Llama2cCheckpoint.load(BIN, DType.F32);
         assertThat(g.config().vocabSize()).isEqualTo(ref.config().vocabSize());
+        var bin = dev.earlyexit.tokenizer.SentencePieceBpeTokenizer.load(BIN.resolveSibling("tokenizer.bin"));
+        for (String text : new String[]{"Once upon a time, there was a little girl named Lily.", "Ünïcødé 日本語 🙂 tabs\tand  spaces"}) {
+            assertThat(g.tokenizerOrNull().encode(text)).as(text).containsExactly(bin.encode(text));
+        }
         assertThat(g.config().ropeStyle()).isEqualTo(ref.config().ropeStyle());
         int[] ids = {1, 9038, 2501, 263, 931, 29892, 727, 471};
         float[] a = logits(new Transformer(g.config(), g.weights(), POOL), ids);

@@ -44,6 +44,45 @@ class GgufCheckpointTest {
         assertThat(maxDiff).as("f16 weights vs f32").isLessThan(0.1);
     }
 
+    /** Teacher-forced argmax at every generated position equals the next greedy token: the same as greedy equality. */
+    @Test
+    void stories15MF16GgufReproducesTheReferenceGreedyTokens() throws Exception {
+        assumeTrue(Files.isRegularFile(F16), "needs " + F16 + " (absent)");
+        Path greedy = Path.of("src/test/resources/reference/stories15M/greedy.jsonl");
+        GgufCheckpoint.Loaded g = GgufCheckpoint.load(F16);
+        Transformer t = new Transformer(g.config(), g.weights(), POOL);
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        int prompts = 0;
+        for (String line : Files.readAllLines(greedy)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            var ref = om.readTree(line);
+            int[] tokens = new int[ref.get("tokens").size()];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = ref.get("tokens").get(i).asInt();
+            }
+            int promptLen = ref.get("prompt_tokens").asInt();
+            var c = g.config();
+            KVCache cache = new KVCache(c);
+            int T = tokens.length - 1;
+            float[] x = new float[T * c.dim()];
+            t.embed(tokens, 0, T, 0, x);
+            t.forward(x, T, 0, c.layers(), cache);
+            float[] out = new float[c.vocabSize()];
+            for (int pos = promptLen - 1; pos < T; pos++) {
+                t.logits(x, pos, out);
+                int arg = 0;
+                for (int i = 1; i < out.length; i++) {
+                    if (out[i] > out[arg]) arg = i;
+                }
+                assertThat(arg).as("prompt " + prompts + " position " + pos).isEqualTo(tokens[pos + 1]);
+            }
+            prompts++;
+        }
+        assertThat(prompts).isEqualTo(5);
+    }
+
     private static float[] logits(Transformer t, int[] ids) {
         var c = t.config();
         KVCache cache = new KVCache(c);

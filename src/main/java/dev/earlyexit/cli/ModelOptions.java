@@ -24,7 +24,7 @@ final class ModelOptions {
     Path tokenizer;
 
     @Option(names = "--dtype", defaultValue = "f32", converter = DTypeConverter.class, paramLabel = "D",
-            description = "Weight storage in memory: f32, bf16 or q8 (8-bit, per-group scales) (default: ${DEFAULT-VALUE}).")
+            description = "Weight storage in memory: f32, bf16, q8 (ggml Q8_0: 8-bit, a scale per 32), q4_0 or q4_k (ggml 4-bit types, our quantizers) (default: ${DEFAULT-VALUE}).")
     DType dtype;
 
     @Option(names = "--threads", paramLabel = "N",

@@ -209,7 +209,7 @@ public final class HeadDataset {
                 return null;
             }
             layers[l] = new LayerWeights(x.attnNorm(), x.attnNormBias(), qkv, x.bqkv(), wo, x.bo(), x.mlpNorm(),
-                    x.mlpNormBias(), up, x.bUp(), down, x.bDown());
+                    x.mlpNormBias(), up, x.bUp(), down, x.bDown(), x.qNorm(), x.kNorm());
         }
         Matrix emb = own(w.tokenEmbedding());
         Matrix cls = w.classifier() == w.tokenEmbedding() ? emb : own(w.classifier());

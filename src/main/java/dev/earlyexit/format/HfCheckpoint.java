@@ -10,6 +10,7 @@ import dev.earlyexit.model.ModelConfig.NormKind;
 import dev.earlyexit.model.ModelConfig.ResidualKind;
 import dev.earlyexit.model.ModelConfig.RopeStyle;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.Matrix;
 
@@ -25,14 +26,18 @@ import java.util.List;
  * <p>Each supported architecture maps its tensors onto the generic block: q, k and v are fused into
  * one matrix (GPT-NeoX's per-head interleaved q|k|v is regrouped, GPT-2's Conv1D [in, out] weights
  * are transposed), gate and up into one. HF rotary embeddings rotate halves of each head
- * ({@link RopeStyle#HALF}). Anything that would change the maths but is not modelled (RoPE scaling,
- * sliding windows, Phi's q/k LayerNorm, GPT-2's per-layer attention scaling) is rejected by name
- * rather than silently ignored.
+ * ({@link RopeStyle#HALF}); Qwen3's per-head q/k RMSNorm and Llama 3's and linear RoPE scaling are
+ * modelled. Anything that would change the maths but is not modelled (dynamic, YaRN and LongRoPE
+ * scaling, sliding windows shorter than the context, Phi's q/k LayerNorm, GPT-2's per-layer attention
+ * scaling) is rejected by name rather than silently ignored.
+ *
+ * <p>BOS and EOS come from config.json unless tokenizer_config.json states them ({@link SpecialTokens}).
  */
 public final class HfCheckpoint {
     public static final String CONFIG_FILE = "config.json";
+    public static final String TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
     public static final List<String> SUPPORTED = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
-            "GPTNeoXForCausalLM", "PhiForCausalLM", "GPT2LMHeadModel");
+            "Qwen3ForCausalLM", "Phi3ForCausalLM", "GPTNeoXForCausalLM", "PhiForCausalLM", "GPT2LMHeadModel");
 
     private HfCheckpoint() {
     }
@@ -45,19 +50,21 @@ public final class HfCheckpoint {
         return Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(CONFIG_FILE));
     }
 
-    /** Reads only config.json. */
+    /** Reads only config.json (and tokenizer_config.json, for BOS and EOS, when present). */
     public static ModelConfig config(Path dir) throws IOException {
-        return new Cfg(dir.resolve(CONFIG_FILE), readJson(dir.resolve(CONFIG_FILE))).toModelConfig();
+        return SpecialTokens.read(dir).apply(new Cfg(dir.resolve(CONFIG_FILE), readJson(dir.resolve(CONFIG_FILE))).toModelConfig());
     }
 
     /** Loads config and weights, storing matrices as {@code dtype} (norms and biases stay float32). */
     public static Loaded load(Path dir, DType dtype) throws IOException {
         Path cfgFile = dir.resolve(CONFIG_FILE);
         Cfg cfg = new Cfg(cfgFile, readJson(cfgFile));
-        ModelConfig c = cfg.toModelConfig();
+        ModelConfig c = SpecialTokens.read(dir).apply(cfg.toModelConfig());
         try (Safetensors st = Safetensors.open(dir)) {
             ModelWeights w = switch (cfg.arch) {
-                case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM" -> llamaWeights(cfg, c, st, dtype);
+                case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
+                        llamaWeights(cfg, c, st, dtype);
+                case "Phi3ForCausalLM" -> phi3Weights(cfg, c, st, dtype);
                 case "GPTNeoXForCausalLM" -> neoxWeights(cfg, c, st, dtype);
                 case "PhiForCausalLM" -> phiWeights(cfg, c, st, dtype);
                 case "GPT2LMHeadModel" -> gpt2Weights(cfg, c, st, dtype);
@@ -67,7 +74,7 @@ public final class HfCheckpoint {
         }
     }
 
-    private static JsonNode readJson(Path file) throws IOException {
+    static JsonNode readJson(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new ModelFormatException(file + ": missing (not a Hugging Face model directory)");
         }
@@ -184,30 +191,71 @@ public final class HfCheckpoint {
             };
         }
 
-        /** rope_theta, after checking that no RoPE scaling changes the frequencies. */
+        /** rope_theta (transformers 5 moves it into rope_parameters). */
         double ropeTheta(double dflt) {
-            // transformers 5 moves theta and scaling into rope_parameters; older configs use rope_scaling.
             JsonNode params = get("rope_parameters");
-            double theta = number("rope_theta", dflt);
             if (params != null && params.has("rope_theta")) {
-                theta = params.get("rope_theta").asDouble();
+                return params.get("rope_theta").asDouble();
             }
-            for (JsonNode scaling : new JsonNode[]{get("rope_scaling"), params}) {
+            return number("rope_theta", dflt);
+        }
+
+        /**
+         * The rescaling of the rotary frequencies, from rope_scaling (or transformers 5's rope_parameters),
+         * keyed by rope_type or the older type. Types not modelled are refused by name.
+         */
+        RopeScaling ropeScaling() {
+            RopeScaling found = RopeScaling.NONE;
+            for (String key : new String[]{"rope_scaling", "rope_parameters"}) {
+                JsonNode scaling = get(key);
                 if (scaling == null) {
                     continue;
                 }
+                if (!scaling.isObject()) {
+                    throw new ModelFormatException(file + ": \"" + key + "\" is not an object: " + scaling);
+                }
                 JsonNode type = scaling.has("rope_type") ? scaling.get("rope_type") : scaling.get("type");
                 String t = type == null || type.isNull() ? "default" : type.asText();
-                if (!t.equals("default")) {
-                    throw unsupported("rope_scaling type '" + t + "'");
+                RopeScaling s = switch (t) {
+                    case "default" -> RopeScaling.NONE;
+                    case "linear" -> RopeScaling.linear(scalingNumber(scaling, key, "factor"));
+                    case "llama3" -> RopeScaling.llama3(scalingNumber(scaling, key, "factor"),
+                            scalingNumber(scaling, key, "low_freq_factor"), scalingNumber(scaling, key, "high_freq_factor"),
+                            scalingInteger(scaling, key, "original_max_position_embeddings"));
+                    default -> throw unsupported("rope_scaling type '" + t + "'");
+                };
+                if (!found.equals(RopeScaling.NONE) && !s.equals(RopeScaling.NONE) && !found.equals(s)) {
+                    throw new ModelFormatException(file + ": rope_scaling and rope_parameters disagree");
+                }
+                if (!s.equals(RopeScaling.NONE)) {
+                    found = s;
                 }
             }
-            return theta;
+            return found;
+        }
+
+        private double scalingNumber(JsonNode scaling, String key, String field) {
+            JsonNode n = scaling.get(field);
+            if (n == null || !n.isNumber()) {
+                throw new ModelFormatException(file + ": \"" + key + "\" needs a number \"" + field + "\""
+                        + (n == null ? "" : ", got " + n));
+            }
+            return n.asDouble();
+        }
+
+        private int scalingInteger(JsonNode scaling, String key, String field) {
+            JsonNode n = scaling.get(field);
+            if (n == null || !n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw new ModelFormatException(file + ": \"" + key + "\" needs an integer \"" + field + "\""
+                        + (n == null ? "" : ", got " + n));
+            }
+            return n.asInt();
         }
 
         /** Sliding-window attention is only equivalent to full attention when the window covers the context. */
         void checkSlidingWindow(int maxSeqLen) {
-            boolean declared = arch.equals("Qwen2ForCausalLM") ? bool("use_sliding_window", false) : get("sliding_window") != null;
+            // Qwen configs carry a sliding_window that only use_sliding_window switches on.
+            boolean declared = arch.startsWith("Qwen") ? bool("use_sliding_window", false) : get("sliding_window") != null;
             if (declared) {
                 int window = integer("sliding_window");
                 if (window < maxSeqLen) {
@@ -219,7 +267,8 @@ public final class HfCheckpoint {
         ModelConfig toModelConfig() {
             try {
                 return switch (arch) {
-                    case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM" -> llama();
+                    case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" -> llama();
+                    case "Phi3ForCausalLM" -> phi3();
                     case "GPTNeoXForCausalLM" -> neox();
                     case "PhiForCausalLM" -> phi();
                     case "GPT2LMHeadModel" -> gpt2();
@@ -251,7 +300,26 @@ public final class HfCheckpoint {
                     integer("num_key_value_heads", heads), headDim, integer("vocab_size"), maxSeq,
                     NormKind.RMS, (float) number("rms_norm_eps", 1e-6), (float) ropeTheta(10000), headDim,
                     RopeStyle.HALF, MlpKind.SWIGLU, ResidualKind.SEQUENTIAL, false,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), ropeScaling(), arch.equals("Qwen3ForCausalLM"));
+        }
+
+        /** Phi-3, Phi-3.5 and Phi-4-mini: Llama's block with fused projections and optionally partial rotary. */
+        private ModelConfig phi3() {
+            int dim = integer("hidden_size");
+            int heads = integer("num_attention_heads");
+            int headDim = get("head_dim") != null ? integer("head_dim") : headDim(dim, heads);
+            int maxSeq = integer("max_position_embeddings");
+            String act = text("hidden_act", "silu");
+            if (!act.equals("silu")) {
+                throw unsupported("hidden_act \"" + act + "\"");
+            }
+            checkSlidingWindow(maxSeq);
+            int rotary = (int) (headDim * number("partial_rotary_factor", 1.0));
+            return new ModelConfig(arch, dim, integer("intermediate_size"), integer("num_hidden_layers"), heads,
+                    integer("num_key_value_heads", heads), headDim, integer("vocab_size"), maxSeq,
+                    NormKind.RMS, (float) number("rms_norm_eps", 1e-5), (float) ropeTheta(10000), rotary,
+                    RopeStyle.HALF, MlpKind.SWIGLU, ResidualKind.SEQUENTIAL, false,
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), ropeScaling(), false);
         }
 
         private ModelConfig neox() {
@@ -266,7 +334,7 @@ public final class HfCheckpoint {
                     NormKind.LAYER, (float) number("layer_norm_eps", 1e-5), (float) ropeTheta(base), rotary,
                     RopeStyle.HALF, gelu("hidden_act", "gelu"),
                     bool("use_parallel_residual", true) ? ResidualKind.PARALLEL : ResidualKind.SEQUENTIAL, false,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), ropeScaling(), false);
         }
 
         private ModelConfig phi() {
@@ -281,7 +349,8 @@ public final class HfCheckpoint {
                     integer("num_key_value_heads", heads), headDim, integer("vocab_size"),
                     integer("max_position_embeddings"), NormKind.LAYER, (float) number("layer_norm_eps", 1e-5),
                     (float) ropeTheta(10000), rotary, RopeStyle.HALF, gelu("hidden_act", "gelu_new"),
-                    ResidualKind.PARALLEL_SHARED_NORM, false, tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    ResidualKind.PARALLEL_SHARED_NORM, false, tokenId("bos_token_id"), tokenId("eos_token_id"),
+                    ropeScaling(), false);
         }
 
         private ModelConfig gpt2() {
@@ -298,7 +367,7 @@ public final class HfCheckpoint {
                     headDim(dim, heads), integer("vocab_size"), positions,
                     NormKind.LAYER, (float) number("layer_norm_epsilon", 1e-5), 10000f, 0, RopeStyle.HALF,
                     gelu("activation_function", "gelu_new"), ResidualKind.SEQUENTIAL, true,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"));
+                    tokenId("bos_token_id"), tokenId("eos_token_id"), RopeScaling.NONE, false);
         }
     }
 
@@ -330,6 +399,8 @@ public final class HfCheckpoint {
             float[] gateUp = new float[2 * hidden * dim];
             readInto(st, m + "gate_proj.weight", gateUp, 0, hidden, dim);
             readInto(st, m + "up_proj.weight", gateUp, hidden * dim, hidden, dim);
+            float[] qNorm = c.qkNorm() ? st.read(a + "q_norm.weight", c.headDim()) : null;
+            float[] kNorm = c.qkNorm() ? st.read(a + "k_norm.weight", c.headDim()) : null;
             float[] bGateUp = null;
             if (mlpBias) {
                 bGateUp = new float[2 * hidden];
@@ -342,7 +413,29 @@ public final class HfCheckpoint {
                     matrix(st, a + "o_proj.weight", dim, c.qDim(), dtype), oBias ? st.read(a + "o_proj.bias", dim) : null,
                     st.read(p + "post_attention_layernorm.weight", dim), null,
                     Matrix.of(dtype, gateUp, 2 * hidden, dim), bGateUp,
-                    matrix(st, m + "down_proj.weight", dim, hidden, dtype), mlpBias ? st.read(m + "down_proj.bias", dim) : null);
+                    matrix(st, m + "down_proj.weight", dim, hidden, dtype), mlpBias ? st.read(m + "down_proj.bias", dim) : null,
+                    qNorm, kNorm);
+        }
+        Matrix classifier = cfg.tied(false) ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
+        return new ModelWeights(embedding, null, layers, st.read("model.norm.weight", dim), null, classifier, null);
+    }
+
+    /** Phi-3's qkv_proj (q rows, k rows, v rows) and gate_up_proj (gate rows, up rows) are already our fused layout. */
+    private static ModelWeights phi3Weights(Cfg cfg, ModelConfig c, Safetensors st, DType dtype) throws IOException {
+        int dim = c.dim();
+        int hidden = c.hiddenDim();
+        Matrix embedding = matrix(st, "model.embed_tokens.weight", c.vocabSize(), dim, dtype);
+        LayerWeights[] layers = new LayerWeights[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            String p = "model.layers." + l + ".";
+            layers[l] = new LayerWeights(
+                    st.read(p + "input_layernorm.weight", dim), null,
+                    matrix(st, p + "self_attn.qkv_proj.weight", c.qkvDim(), dim, dtype), null,
+                    matrix(st, p + "self_attn.o_proj.weight", dim, c.qDim(), dtype), null,
+                    st.read(p + "post_attention_layernorm.weight", dim), null,
+                    matrix(st, p + "mlp.gate_up_proj.weight", 2 * hidden, dim, dtype), null,
+                    matrix(st, p + "mlp.down_proj.weight", dim, hidden, dtype), null,
+                    null, null);
         }
         Matrix classifier = cfg.tied(false) ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, null, layers, st.read("model.norm.weight", dim), null, classifier, null);
@@ -383,7 +476,7 @@ public final class HfCheckpoint {
                     bias ? st.read(p + "attention.dense.bias", dim) : null,
                     st.read(p + "post_attention_layernorm.weight", dim), st.read(p + "post_attention_layernorm.bias", dim),
                     matrix(st, p + "mlp.dense_h_to_4h.weight", hidden, dim, dtype), st.read(p + "mlp.dense_h_to_4h.bias", hidden),
-                    matrix(st, p + "mlp.dense_4h_to_h.weight", dim, hidden, dtype), st.read(p + "mlp.dense_4h_to_h.bias", dim));
+                    matrix(st, p + "mlp.dense_4h_to_h.weight", dim, hidden, dtype), st.read(p + "mlp.dense_4h_to_h.bias", dim), null, null);
         }
         Matrix classifier = cfg.tied(false) ? embedding : matrix(st, "embed_out.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, null, layers, st.read("gpt_neox.final_layer_norm.weight", dim),
@@ -413,7 +506,7 @@ public final class HfCheckpoint {
                     matrix(st, a + "dense.weight", dim, c.qDim(), dtype), st.read(a + "dense.bias", dim),
                     null, null,
                     matrix(st, p + "mlp.fc1.weight", hidden, dim, dtype), st.read(p + "mlp.fc1.bias", hidden),
-                    matrix(st, p + "mlp.fc2.weight", dim, hidden, dtype), st.read(p + "mlp.fc2.bias", dim));
+                    matrix(st, p + "mlp.fc2.weight", dim, hidden, dtype), st.read(p + "mlp.fc2.bias", dim), null, null);
         }
         boolean tied = cfg.tied(false);
         Matrix classifier = tied ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
@@ -438,7 +531,7 @@ public final class HfCheckpoint {
                     conv1d(st, p + "attn.c_proj.weight", dim, dim, dtype), st.read(p + "attn.c_proj.bias", dim),
                     st.read(p + "ln_2.weight", dim), st.read(p + "ln_2.bias", dim),
                     conv1d(st, p + "mlp.c_fc.weight", dim, hidden, dtype), st.read(p + "mlp.c_fc.bias", hidden),
-                    conv1d(st, p + "mlp.c_proj.weight", hidden, dim, dtype), st.read(p + "mlp.c_proj.bias", dim));
+                    conv1d(st, p + "mlp.c_proj.weight", hidden, dim, dtype), st.read(p + "mlp.c_proj.bias", dim), null, null);
         }
         Matrix classifier = cfg.tied(true) ? embedding : matrix(st, "lm_head.weight", c.vocabSize(), dim, dtype);
         return new ModelWeights(embedding, positions, layers, st.read(t + "ln_f.weight", dim),

@@ -6,6 +6,7 @@ import dev.earlyexit.format.Safetensors.TensorType;
 import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.F32Matrix;
 import dev.earlyexit.tensor.Matrix;
 
@@ -127,6 +128,12 @@ public final class HfCheckpointWriter {
         }
         if (c.rotaryDim() != c.headDim()) {
             why.append(" partial rotary;");
+        }
+        if (!c.ropeScaling().equals(RopeScaling.NONE)) {
+            why.append(" RoPE scaling;");
+        }
+        if (c.qkNorm()) {
+            why.append(" q/k norms;");
         }
         if (w.classifierBias() != null || w.finalNormBias() != null) {
             why.append(" classifier or final-norm bias;");

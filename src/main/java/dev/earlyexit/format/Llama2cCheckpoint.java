@@ -3,6 +3,7 @@ package dev.earlyexit.format;
 import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.Matrix;
 
@@ -33,7 +34,7 @@ public final class Llama2cCheckpoint {
     public static ModelConfig config(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen) {
         return new ModelConfig("llama2.c", dim, hidden, layers, heads, kvHeads, dim / heads, vocab, seqLen,
                 ModelConfig.NormKind.RMS, 1e-5f, 10000f, dim / heads, ModelConfig.RopeStyle.INTERLEAVED,
-                ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2);
+                ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2, RopeScaling.NONE, false);
     }
 
     public record Loaded(ModelConfig config, ModelWeights weights) {
@@ -176,7 +177,7 @@ public final class Llama2cCheckpoint {
                     matrix(in, dtype, dim, dim, o.of(Part.WO) + 4L * l * dim * dim), null,
                     ffnNorm, null,
                     Matrix.of(dtype, upGate, 2 * hidden, dim), null,
-                    matrix(in, dtype, dim, hidden, o.of(Part.W2) + 4L * l * dim * hidden), null);
+                    matrix(in, dtype, dim, hidden, o.of(Part.W2) + 4L * l * dim * hidden), null, null, null);
         }
         float[] finalNorm = floats(in, o.of(Part.FINAL_NORM), dim);
         Matrix classifier = o.offsets.containsKey(Part.CLASSIFIER)

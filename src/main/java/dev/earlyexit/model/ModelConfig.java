@@ -24,6 +24,9 @@ package dev.earlyexit.model;
  * @param learnedPositions whether absolute position embeddings are added to the input (GPT-2)
  * @param bosId          id prepended to prompts, or -1 when the model uses none
  * @param eosId          id that ends generation, or -1
+ * @param ropeScaling    how the rotary frequencies are rescaled ({@link RopeScaling#NONE} for plain RoPE); never null
+ * @param qkNorm         whether each head's query and key pass through an RMSNorm (weights
+ *                       {@link LayerWeights#qNorm()}, {@link LayerWeights#kNorm()}, epsilon normEps) before RoPE (Qwen3)
  */
 public record ModelConfig(
         String architecture,
@@ -44,7 +47,9 @@ public record ModelConfig(
         ResidualKind residual,
         boolean learnedPositions,
         int bosId,
-        int eosId) {
+        int eosId,
+        RopeScaling ropeScaling,
+        boolean qkNorm) {
 
     public enum NormKind { RMS, LAYER }
 
@@ -71,6 +76,7 @@ public record ModelConfig(
         require(maxSeqLen > 0, "context length must be positive");
         require(rotaryDim >= 0 && rotaryDim <= headDim && rotaryDim % 2 == 0,
                 "rotary dims (" + rotaryDim + ") must be even and at most the head size (" + headDim + ")");
+        require(ropeScaling != null, "RoPE scaling must be given (RopeScaling.NONE for none)");
     }
 
     private static void require(boolean ok, String message) {
@@ -94,6 +100,25 @@ public record ModelConfig(
 
     public ModelConfig withMaxSeqLen(int newMaxSeqLen) {
         return new ModelConfig(architecture, dim, hiddenDim, layers, heads, kvHeads, headDim, vocabSize, newMaxSeqLen,
-                norm, normEps, ropeTheta, rotaryDim, ropeStyle, mlp, residual, learnedPositions, bosId, eosId);
+                norm, normEps, ropeTheta, rotaryDim, ropeStyle, mlp, residual, learnedPositions, bosId, eosId,
+                ropeScaling, qkNorm);
+    }
+
+    public ModelConfig withRopeScaling(RopeScaling newRopeScaling) {
+        return new ModelConfig(architecture, dim, hiddenDim, layers, heads, kvHeads, headDim, vocabSize, maxSeqLen,
+                norm, normEps, ropeTheta, rotaryDim, ropeStyle, mlp, residual, learnedPositions, bosId, eosId,
+                newRopeScaling, qkNorm);
+    }
+
+    public ModelConfig withQkNorm(boolean newQkNorm) {
+        return new ModelConfig(architecture, dim, hiddenDim, layers, heads, kvHeads, headDim, vocabSize, maxSeqLen,
+                norm, normEps, ropeTheta, rotaryDim, ropeStyle, mlp, residual, learnedPositions, bosId, eosId,
+                ropeScaling, newQkNorm);
+    }
+
+    public ModelConfig withSpecialIds(int newBosId, int newEosId) {
+        return new ModelConfig(architecture, dim, hiddenDim, layers, heads, kvHeads, headDim, vocabSize, maxSeqLen,
+                norm, normEps, ropeTheta, rotaryDim, ropeStyle, mlp, residual, learnedPositions, newBosId, newEosId,
+                ropeScaling, qkNorm);
     }
 }

@@ -43,13 +43,14 @@ public final class Transformer {
         this.c = config;
         this.w = weights;
         this.pool = pool;
+        checkQkNorms(config, weights);
         int half = c.rotaryDim() / 2;
+        double[] invFreq = c.ropeScaling().inverseFrequencies(c.rotaryDim(), c.ropeTheta());
         this.ropeCos = new float[c.maxSeqLen() * Math.max(half, 1)];
         this.ropeSin = new float[c.maxSeqLen() * Math.max(half, 1)];
         for (int p = 0; p < c.maxSeqLen(); p++) {
             for (int i = 0; i < half; i++) {
-                double invFreq = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / c.rotaryDim());
-                double angle = p * invFreq;
+                double angle = p * invFreq[i];
                 ropeCos[p * half + i] = (float) Math.cos(angle);
                 ropeSin[p * half + i] = (float) Math.sin(angle);
             }
@@ -57,6 +58,20 @@ public final class Transformer {
         this.scores = new float[pool.threads()][c.maxSeqLen()];
         this.normRow = new float[c.dim()];
         ensureBlock(1);
+    }
+
+    /** The per-head q/k norm weights exist exactly when the config says so: never silently unused. */
+    private static void checkQkNorms(ModelConfig c, ModelWeights w) {
+        for (int l = 0; l < w.layers().length; l++) {
+            LayerWeights lw = w.layers()[l];
+            for (float[] n : new float[][] {lw.qNorm(), lw.kNorm()}) {
+                if (c.qkNorm() ? n == null || n.length != c.headDim() : n != null) {
+                    throw new IllegalArgumentException("layer " + l + ": " + (c.qkNorm()
+                            ? "q/k norm weights of length " + c.headDim() + " expected (config has qkNorm)"
+                            : "q/k norm weights given but the config has no qkNorm"));
+                }
+            }
+        }
     }
 
     public ModelConfig config() {
@@ -151,9 +166,11 @@ public final class Transformer {
             int row = t * qkvDim;
             int pos = pos0 + t;
             for (int h = 0; h < c.heads(); h++) {
+                headNorm(qkv, row + h * c.headDim(), lw.qNorm());
                 rope(qkv, row + h * c.headDim(), pos);
             }
             for (int h = 0; h < c.kvHeads(); h++) {
+                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
                 rope(qkv, row + qDim + h * c.headDim(), pos);
             }
             int capacity = cache.capacity();
@@ -229,6 +246,13 @@ public final class Transformer {
         }
         for (int t = 0; t < T; t++) {
             Kernels.add(bias, 0, y, t * n, n);
+        }
+    }
+
+    /** In-place RMSNorm of one head (Qwen3's q_norm / k_norm); nothing when the model has none. */
+    private void headNorm(float[] v, int off, float[] weight) {
+        if (weight != null) {
+            Kernels.rmsNorm(v, off, v, off, weight, c.headDim(), c.normEps());
         }
     }
 
@@ -328,6 +352,7 @@ public final class Transformer {
             int row = t * qkvDim;
             int pos = pos0 + t;
             for (int h = 0; h < c.kvHeads(); h++) {
+                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
                 rope(qkv, row + qDim + h * c.headDim(), pos);
             }
             for (int d = 0; d < kvDim; d++) {

@@ -3,6 +3,7 @@ package dev.earlyexit.store;
 import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.BF16Matrix;
 import dev.earlyexit.tensor.Matrix;
 
@@ -41,6 +42,13 @@ public final class ModelFingerprint {
         String dims = c.architecture() + "|" + c.dim() + "|" + c.hiddenDim() + "|" + c.layers() + "|" + c.heads()
                 + "|" + c.kvHeads() + "|" + c.headDim() + "|" + c.vocabSize() + "|" + c.norm() + "|" + c.mlp()
                 + "|" + c.residual();
+        // Appended only when present, so the fingerprints of models without them stay as they were.
+        if (!c.ropeScaling().equals(RopeScaling.NONE)) {
+            dims += "|" + c.ropeScaling();
+        }
+        if (c.qkNorm()) {
+            dims += "|qkNorm";
+        }
         md.update(dims.getBytes(StandardCharsets.UTF_8));
         Hasher h = new Hasher(md, Math.max(c.dim(), c.hiddenDim()));
         h.matrix(w.tokenEmbedding(), 1);
@@ -51,6 +59,10 @@ public final class ModelFingerprint {
         for (LayerWeights l : w.layers()) {
             h.vector(l.attnNorm());
             h.vector(l.mlpNorm());
+            if (l.qNorm() != null) {
+                h.vector(l.qNorm());
+                h.vector(l.kNorm());
+            }
             h.matrix(l.wqkv(), LAYER_ROW_STRIDE);
             h.matrix(l.wo(), LAYER_ROW_STRIDE);
             h.matrix(l.wUp(), LAYER_ROW_STRIDE);

@@ -3,7 +3,10 @@ package dev.earlyexit.store;
 import dev.earlyexit.format.HfCheckpoint;
 import dev.earlyexit.format.Llama2cCheckpoint;
 import dev.earlyexit.format.ModelFormatException;
+import dev.earlyexit.format.SpecialTokens;
+import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.tensor.DType;
+import dev.earlyexit.tokenizer.HfTokenizer;
 import dev.earlyexit.tokenizer.Tokenizer;
 import dev.earlyexit.tokenizer.Tokenizers;
 
@@ -49,7 +52,23 @@ public final class ModelResolver {
             }
             HfCheckpoint.Loaded hf = HfCheckpoint.load(path, dtype);
             Tokenizer tok = tokenizer(tokenizerOverride, path.resolve("tokenizer.json"));
-            return new LoadedModel(hf.config(), hf.weights(), tok, path);
+            ModelConfig c = hf.config();
+            if (tokenizerOverride == null && tok instanceof HfTokenizer own) {
+                // One BOS rule for prompts (the tokenizer) and training data (the config): tokenizer_config.json's
+                // where it states one, else the tokenizer.json's own.
+                if (SpecialTokens.read(path).decidesBos()) {
+                    tok = own.withSpecialIds(c.bosId(), c.eosId() >= 0 ? c.eosId() : own.eosId());
+                } else {
+                    c = c.withSpecialIds(own.bosId(), c.eosId());
+                }
+            }
+            return new LoadedModel(c, hf.weights(), tok, path);
+        }
+        if (path.getFileName().toString().endsWith(".gguf")) {
+            // GGUF keeps each matrix in its own encoding; --dtype does not apply
+            dev.earlyexit.format.gguf.GgufCheckpoint.Loaded g = dev.earlyexit.format.gguf.GgufCheckpoint.load(path);
+            Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, path) : g.tokenizerOrNull();
+            return new LoadedModel(g.config(), g.weights(), tok, path);
         }
         Llama2cCheckpoint.Loaded l = Llama2cCheckpoint.load(path, dtype);
         Path parent = path.toAbsolutePath().getParent();

@@ -9,7 +9,17 @@ public enum DType {
     /** bfloat16: the top 16 bits of a float32, rounded to nearest even. */
     BF16("bf16", 2.0),
     /** 8-bit integers with one float32 scale per group of {@link Q8Matrix#GROUP} values of a row. */
-    Q8("q8", 1.0 + 4.0 / Q8Matrix.GROUP);
+    Q8("q8", 1.0 + 4.0 / Q8Matrix.GROUP),
+    /**
+     * ggml's Q4_0: 4-bit values with one scale per 32 (held as float32 in memory). Made by our own
+     * quantizer from float weights; rows whose width is not a multiple of 32 stay {@link #Q8}.
+     */
+    Q4_0("q4_0", 0.5 + 4.0 / 32),
+    /**
+     * ggml's Q4_K: 4-bit values, a 6-bit scale and min per 32, two super-scales per 256. Rows whose
+     * width is not a multiple of 256 are stored as {@link #Q4_0} (as llama.cpp falls back too).
+     */
+    Q4_K("q4_k", 0.5 + 2.0 / 32 + 8.0 / 256);
 
     private final String cliName;
     private final double bytesPerWeight;
@@ -37,9 +47,9 @@ public enum DType {
         if (k.equals("fp32") || k.equals("float32")) {
             return F32;
         }
-        if (k.equals("int8") || k.equals("q8_0")) {
+        if (k.equals("int8") || k.equals("q8_0")) { // q8 is ggml's Q8_0 with float32 scales
             return Q8;
         }
-        throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16 or q8)");
+        throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16, q8, q4_0 or q4_k)");
     }
 }

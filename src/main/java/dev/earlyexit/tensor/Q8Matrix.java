@@ -19,7 +19,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
     private final float[] scales;
     private final int groupsPerRow;
 
-    private Q8Matrix(byte[] q, float[] scales, int rows, int cols) {
+    Q8Matrix(byte[] q, float[] scales, int rows, int cols) {
         super(rows, cols);
         this.q = q;
         this.scales = scales;
@@ -29,6 +29,24 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
     /** An all-zero matrix to be filled with {@link #fillRows}. */
     Q8Matrix(int rows, int cols) {
         this(new byte[Math.multiplyExact(rows, cols)], new float[rows * ((cols + GROUP - 1) / GROUP)], rows, cols);
+    }
+
+    /**
+     * From ggml's Q8_0 encoding (34-byte blocks: f16 scale, 32 int8) at data's position: the same
+     * values exactly (each scale widened to float32), repacked as quants and scales side by side.
+     */
+    public static Q8Matrix fromGgmlQ8_0(java.nio.ByteBuffer data, int rows, int cols) {
+        java.nio.ByteBuffer b = data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        GgmlType.Q8_0.bytesFor((long) rows * cols);
+        int blocks = Math.multiplyExact(rows, cols) / GROUP;
+        byte[] q = new byte[blocks * GROUP];
+        float[] scales = new float[blocks];
+        int p = b.position();
+        for (int k = 0; k < blocks; k++, p += 34) {
+            scales[k] = Half.toFloat(b.getShort(p) & 0xFFFF);
+            b.get(p + 2, q, GROUP * k, GROUP);
+        }
+        return new Q8Matrix(q, scales, rows, cols);
     }
 
     public static Q8Matrix fromFloats(float[] data, int rows, int cols) {
@@ -88,7 +106,14 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
         for (int r = rowStart; r < rowEnd; r++) {
             int rowBase = r * n;
             int scaleBase = r * groupsPerRow;
-            for (int t = 0; t < T; t++) {
+            int t0 = 0;
+            if (vectorGroups && n % GROUP == 0) {
+                // four activation rows per pass: each weight group is widened once for all four
+                for (; t0 + 4 <= T; t0 += 4) {
+                    dot4(r, x, t0 * n, out, t0 * outStride + outOff + r, outStride);
+                }
+            }
+            for (int t = t0; t < T; t++) {
                 int xOff = t * n;
                 float sum = 0f;
                 int g = 0;
@@ -112,5 +137,33 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
                 out[t * outStride + outOff + r] = sum;
             }
         }
+    }
+
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+        int n = cols;
+        int step = F.length();
+        int rowBase = r * n;
+        int scaleBase = r * groupsPerRow;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int g = 0; g < groupsPerRow; g++) {
+            float scale = scales[scaleBase + g];
+            int base = g * GROUP;
+            for (int i = 0; i < GROUP; i += step) {
+                FloatVector wv = ((FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(scale);
+                int xi = xOff + base + i;
+                a0 = wv.fma(FloatVector.fromArray(F, x, xi), a0);
+                a1 = wv.fma(FloatVector.fromArray(F, x, xi + n), a1);
+                a2 = wv.fma(FloatVector.fromArray(F, x, xi + 2 * n), a2);
+                a3 = wv.fma(FloatVector.fromArray(F, x, xi + 3 * n), a3);
+            }
+        }
+        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
+        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
     }
 }

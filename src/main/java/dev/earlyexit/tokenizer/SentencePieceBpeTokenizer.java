@@ -98,6 +98,22 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
         return -1;
     }
 
+    /**
+     * From a GGUF {@code tokenizer.ggml.model = llama} vocabulary: pieces as SentencePiece writes them ('▁' for
+     * spaces, {@code <0xXX>} byte tokens) and their scores; ids 0, 1, 2 are {@code <unk>}, BOS, EOS as in Llama 2.
+     */
+    public static SentencePieceBpeTokenizer fromPieces(String[] pieces, float[] scores) {
+        if (pieces.length != scores.length || pieces.length < 3) {
+            throw new ModelFormatException("SentencePiece vocabulary: " + pieces.length + " tokens and " + scores.length
+                    + " scores (needs equal counts, at least 3)");
+        }
+        String[] stored = new String[pieces.length];
+        for (int i = 0; i < pieces.length; i++) {
+            stored[i] = pieces[i].replace(SPACE_SYMBOL, ' ');
+        }
+        return new SentencePieceBpeTokenizer(stored, scores.clone());
+    }
+
     /** Reads llama2.c's tokenizer.bin; the vocabulary size is however many tokens the file holds. */
     public static SentencePieceBpeTokenizer load(Path file) {
         long size;

@@ -11,6 +11,7 @@ import dev.earlyexit.exits.VocabularySubset;
 import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.Matrix;
 import dev.earlyexit.tensor.ThreadPool;
@@ -33,7 +34,7 @@ public class ExitHeadBenchmarks extends StoriesBenchmarkDefaults {
     /** stories15M (llama2.c): dim 288, 6 layers of 6 heads, 32000-token vocabulary, 256 positions. */
     static final ModelConfig STORIES15M = new ModelConfig("llama", 288, 768, 6, 6, 6, 48, 32000, 256,
             ModelConfig.NormKind.RMS, 1e-5f, 10000f, 48, ModelConfig.RopeStyle.INTERLEAVED, ModelConfig.MlpKind.SWIGLU,
-            ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2);
+            ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2, RopeScaling.NONE, false);
     private static final int SUBSET_SIZE = 1358;
     private static final int HEAD_LAYER = 4;
 

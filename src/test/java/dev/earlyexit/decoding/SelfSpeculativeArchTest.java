@@ -43,7 +43,7 @@ class SelfSpeculativeArchTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "gpt_neox", "phi", "qwen2", "llama_gqa"})
+    @ValueSource(strings = {"gpt2", "gpt_neox", "phi", "qwen2", "llama_gqa", "qwen3", "llama31", "phi3"})
     void greedyOutputAndCacheEqualTheFullModel(String name) throws Exception {
         Path dir = TestModels.resource("reference/arch/" + name);
         HfCheckpoint.Loaded m = HfCheckpoint.load(dir, DType.F32);

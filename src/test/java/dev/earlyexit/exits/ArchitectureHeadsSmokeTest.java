@@ -34,7 +34,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ArchitectureHeadsSmokeTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "gpt_neox", "phi", "qwen2", "llama_gqa"})
+    @ValueSource(strings = {"gpt2", "gpt_neox", "phi", "qwen2", "llama_gqa", "qwen3", "llama31", "phi3"})
     void headsTrainCalibrateAndDriveLosslessDssd(String arch) throws Exception {
         var loaded = HfCheckpoint.load(TestModels.resource("reference/arch/" + arch), DType.F32);
         ModelConfig c = loaded.config();

@@ -3,6 +3,7 @@ package dev.earlyexit.exits;
 import dev.earlyexit.model.LayerWeights;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.tensor.F32Matrix;
 import dev.earlyexit.tensor.ThreadPool;
@@ -24,13 +25,14 @@ final class TinyModel {
         SplittableRandom r = new SplittableRandom(seed);
         int hidden = 16;
         config = new ModelConfig("tiny", DIM, hidden, LAYERS, 2, 2, 4, VOCAB, 32, norm, 1e-5f, 10000f, 4,
-                ModelConfig.RopeStyle.HALF, ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2);
+                ModelConfig.RopeStyle.HALF, ModelConfig.MlpKind.SWIGLU, ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2,
+                RopeScaling.NONE, false);
         boolean ln = norm == ModelConfig.NormKind.LAYER;
         LayerWeights[] layers = new LayerWeights[LAYERS];
         for (int l = 0; l < LAYERS; l++) {
             layers[l] = new LayerWeights(gain(r), ln ? vec(r, DIM, 0.1) : null,
                     mat(r, config.qkvDim(), DIM), null, mat(r, DIM, DIM), null,
-                    gain(r), ln ? vec(r, DIM, 0.1) : null, mat(r, 2 * hidden, DIM), null, mat(r, DIM, hidden), null);
+                    gain(r), ln ? vec(r, DIM, 0.1) : null, mat(r, 2 * hidden, DIM), null, mat(r, DIM, hidden), null, null, null);
         }
         F32Matrix emb = mat(r, VOCAB, DIM);
         weights = new ModelWeights(emb, null, layers, gain(r), ln ? vec(r, DIM, 0.1) : null,

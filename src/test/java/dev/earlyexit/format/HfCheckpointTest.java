@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.earlyexit.model.KVCache;
 import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.ThreadPool;
@@ -57,13 +58,31 @@ class HfCheckpointTest {
     }
 
     @Test
-    void rejectsRopeScalingByType() throws IOException {
-        for (String type : new String[]{"linear", "dynamic", "llama3", "yarn"}) {
+    void rejectsRopeScalingTypesNotModelled() throws IOException {
+        for (String type : new String[]{"dynamic", "yarn", "longrope"}) {
             Path dir = variant("llama_gqa", c -> c.putObject("rope_scaling").put("rope_type", type).put("factor", 8.0));
             assertRejected(dir, "rope_scaling type '" + type + "'", "not supported");
         }
-        Path legacyKey = variant("llama_gqa", c -> c.putObject("rope_scaling").put("type", "linear").put("factor", 2.0));
-        assertRejected(legacyKey, "rope_scaling type 'linear'");
+        Path legacyKey = variant("llama_gqa", c -> c.putObject("rope_scaling").put("type", "yarn").put("factor", 2.0));
+        assertRejected(legacyKey, "rope_scaling type 'yarn'");
+        Path phi3 = variant("phi3", c -> c.putObject("rope_scaling").put("type", "longrope"));
+        assertRejected(phi3, "Phi3ForCausalLM with rope_scaling type 'longrope'");
+    }
+
+    @Test
+    void readsLinearAndLlama3RopeScaling() throws IOException {
+        Path linear = variant("llama_gqa", c -> c.putObject("rope_scaling").put("type", "linear").put("factor", 2.0));
+        assertThat(HfCheckpoint.config(linear).ropeScaling()).isEqualTo(RopeScaling.linear(2.0));
+        assertThat(HfCheckpoint.config(TestModels.resource("reference/arch/llama31")).ropeScaling())
+                .isEqualTo(RopeScaling.llama3(4.0, 1.0, 4.0, 64));
+        assertRejected(variant("llama31", c -> ((ObjectNode) c.get("rope_scaling")).remove("low_freq_factor")),
+                "\"rope_scaling\" needs a number \"low_freq_factor\"");
+    }
+
+    @Test
+    void rejectsPhi3SlidingWindowShorterThanTheContext() throws IOException {
+        assertRejected(variant("phi3", c -> c.put("sliding_window", 64)),
+                "Phi3ForCausalLM with sliding-window attention (window 64 < context 128)");
     }
 
     @Test

@@ -38,7 +38,7 @@ class HfReferenceLogitsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt_neox", "phi", "gpt2", "qwen2", "llama_gqa"})
+    @ValueSource(strings = {"gpt_neox", "phi", "gpt2", "qwen2", "llama_gqa", "qwen3", "llama31", "phi3"})
     void matchesReferenceLogitsAndGreedyTokens(String name) throws Exception {
         Path dir = TestModels.resource("reference/arch/" + name);
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());

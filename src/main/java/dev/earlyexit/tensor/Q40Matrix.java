@@ -1,0 +1,155 @@
+package dev.earlyexit.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * ggml's Q4_0 kept as it is: blocks of 32 values, one f16 scale d, 16 bytes of nibbles (byte j holds
+ * value j in its low nibble and value j + 16 in its high one); value = (nibble - 8) * d.
+ *
+ * <p>Repacked at load, losslessly: the nibble bytes of a row side by side in one array (the file's
+ * order within a block, so one bulk copy per block), the scales widened to float32 in another. The
+ * kernel widens a vector of nibble bytes to two float vectors that line up with contiguous runs of
+ * x, scales them once and multiplies them against up to four activation rows (each weight block is
+ * decoded once per four rows of the block of T).
+ */
+public final class Q40Matrix extends Matrix {
+    static final int BLOCK = 32;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final boolean VECTOR = L >= 8 && 16 % L == 0;
+    private static final VectorSpecies<Byte> B = VECTOR
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : ByteVector.SPECIES_64;
+    private final byte[] nibbles;
+    private final float[] scales;
+    private final int blocksPerRow;
+
+    Q40Matrix(byte[] nibbles, float[] scales, int rows, int cols) {
+        super(rows, cols);
+        if (cols % BLOCK != 0) {
+            throw new IllegalArgumentException("q4_0 needs a multiple of 32 columns, got " + cols);
+        }
+        this.nibbles = nibbles;
+        this.scales = scales;
+        this.blocksPerRow = cols / BLOCK;
+    }
+
+    /** From ggml's encoding (rows*cols/32 blocks of 18 bytes, little-endian) at data's position. */
+    public static Q40Matrix fromGgml(ByteBuffer data, int rows, int cols) {
+        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int blocks = Math.multiplyExact(rows, cols) / BLOCK;
+        GgmlType.Q4_0.bytesFor((long) rows * cols);
+        byte[] nibbles = new byte[blocks * 16];
+        float[] scales = new float[blocks];
+        int p = b.position();
+        for (int k = 0; k < blocks; k++, p += 18) {
+            scales[k] = Half.toFloat(b.getShort(p) & 0xFFFF);
+            b.get(p + 2, nibbles, 16 * k, 16);
+        }
+        return new Q40Matrix(nibbles, scales, rows, cols);
+    }
+
+    @Override
+    public DType dtype() {
+        return DType.Q4_0;
+    }
+
+    @Override
+    public long bytes() {
+        return nibbles.length + 4L * scales.length;
+    }
+
+    @Override
+    public void row(int r, float[] dst, int off) {
+        for (int k = 0; k < blocksPerRow; k++) {
+            int blk = r * blocksPerRow + k;
+            float d = scales[blk];
+            for (int j = 0; j < 16; j++) {
+                int q = nibbles[16 * blk + j] & 0xFF;
+                dst[off + 32 * k + j] = ((q & 0xF) - 8) * d;
+                dst[off + 32 * k + j + 16] = ((q >>> 4) - 8) * d;
+            }
+        }
+    }
+
+    @Override
+    protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        for (int r = rowStart; r < rowEnd; r++) {
+            int t = 0;
+            if (VECTOR) {
+                for (; t + 4 <= T; t += 4) {
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                }
+            }
+            for (; t < T; t++) {
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols) : dotScalar(r, x, t * cols);
+            }
+        }
+    }
+
+    private float dot1(int r, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        int blk = r * blocksPerRow;
+        for (int k = 0; k < blocksPerRow; k++, blk++) {
+            float d = scales[blk];
+            int xb = xOff + 32 * k;
+            for (int i = 0; i < 16; i += L) {
+                ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
+                FloatVector lo = (FloatVector) v.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
+                FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
+                a0 = lo.mul(d).fma(FloatVector.fromArray(F, x, xb + i), a0);
+                a1 = hi.mul(d).fma(FloatVector.fromArray(F, x, xb + 16 + i), a1);
+            }
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Four activation rows (x rows at xOff + k*cols) against weight row r; out at outIndex + k*outStride. */
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+        int n = cols;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int blk = r * blocksPerRow;
+        for (int k = 0; k < blocksPerRow; k++, blk++) {
+            float d = scales[blk];
+            int xb = xOff + 32 * k;
+            for (int i = 0; i < 16; i += L) {
+                ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
+                FloatVector lo = ((FloatVector) v.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                FloatVector hi = ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                int xl = xb + i;
+                int xh = xb + 16 + i;
+                a0 = hi.fma(FloatVector.fromArray(F, x, xh), lo.fma(FloatVector.fromArray(F, x, xl), a0));
+                a1 = hi.fma(FloatVector.fromArray(F, x, xh + n), lo.fma(FloatVector.fromArray(F, x, xl + n), a1));
+                a2 = hi.fma(FloatVector.fromArray(F, x, xh + 2 * n), lo.fma(FloatVector.fromArray(F, x, xl + 2 * n), a2));
+                a3 = hi.fma(FloatVector.fromArray(F, x, xh + 3 * n), lo.fma(FloatVector.fromArray(F, x, xl + 3 * n), a3));
+            }
+        }
+        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
+        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotScalar(int r, float[] x, int xOff) {
+        float s = 0;
+        for (int k = 0; k < blocksPerRow; k++) {
+            int blk = r * blocksPerRow + k;
+            float d = scales[blk];
+            for (int j = 0; j < 16; j++) {
+                int q = nibbles[16 * blk + j] & 0xFF;
+                s += ((q & 0xF) - 8) * d * x[xOff + 32 * k + j] + ((q >>> 4) - 8) * d * x[xOff + 32 * k + j + 16];
+            }
+        }
+        return s;
+    }
+}

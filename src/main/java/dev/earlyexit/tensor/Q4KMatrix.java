@@ -1,0 +1,182 @@
+package dev.earlyexit.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * ggml's Q4_K kept as it is: super-blocks of 256 values in 8 sub-blocks of 32, each with a 6-bit
+ * scale and a 6-bit min, under two f16 super-scales d and dmin; value = d*sc * nibble - dmin*m.
+ * Within a super-block, 32-byte chunk j holds sub-block 2j in its low nibbles and 2j + 1 in its high
+ * ones, so a vector of nibble bytes widens to two float vectors that line up with contiguous x.
+ *
+ * <p>Repacked at load, losslessly: nibbles of a row side by side (one bulk copy per super-block), the
+ * 6-bit scales and mins unpacked to one byte each, d and dmin widened to float32 (4.75 bits a value
+ * instead of 4.5; the kernel then needs no bit unpacking of the scales).
+ */
+public final class Q4KMatrix extends Matrix {
+    static final int SUPER = 256;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final boolean VECTOR = L >= 8 && 32 % L == 0;
+    private static final VectorSpecies<Byte> B = VECTOR
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : ByteVector.SPECIES_64;
+    private final byte[] nibbles;
+    private final byte[] subScales;
+    private final byte[] subMins;
+    private final float[] d;
+    private final float[] dmin;
+    private final int superPerRow;
+
+    Q4KMatrix(byte[] nibbles, byte[] subScales, byte[] subMins, float[] d, float[] dmin, int rows, int cols) {
+        super(rows, cols);
+        if (cols % SUPER != 0) {
+            throw new IllegalArgumentException("q4_K needs a multiple of 256 columns, got " + cols);
+        }
+        this.nibbles = nibbles;
+        this.subScales = subScales;
+        this.subMins = subMins;
+        this.d = d;
+        this.dmin = dmin;
+        this.superPerRow = cols / SUPER;
+    }
+
+    /** From ggml's encoding (144-byte super-blocks, little-endian) at data's position. */
+    public static Q4KMatrix fromGgml(ByteBuffer data, int rows, int cols) {
+        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        GgmlType.Q4_K.bytesFor((long) rows * cols);
+        int supers = Math.multiplyExact(rows, cols) / SUPER;
+        byte[] nibbles = new byte[supers * 128];
+        byte[] sc = new byte[supers * 8];
+        byte[] mn = new byte[supers * 8];
+        float[] d = new float[supers];
+        float[] dmin = new float[supers];
+        int p = b.position();
+        for (int s = 0; s < supers; s++, p += 144) {
+            d[s] = Half.toFloat(b.getShort(p) & 0xFFFF);
+            dmin[s] = Half.toFloat(b.getShort(p + 2) & 0xFFFF);
+            for (int j = 0; j < 8; j++) {
+                sc[8 * s + j] = (byte) GgmlDequant.kScale(b, p + 4, j);
+                mn[8 * s + j] = (byte) GgmlDequant.kMin(b, p + 4, j);
+            }
+            b.get(p + 16, nibbles, 128 * s, 128);
+        }
+        return new Q4KMatrix(nibbles, sc, mn, d, dmin, rows, cols);
+    }
+
+    @Override
+    public DType dtype() {
+        return DType.Q4_K;
+    }
+
+    @Override
+    public long bytes() {
+        return nibbles.length + subScales.length + subMins.length + 4L * (d.length + dmin.length);
+    }
+
+    @Override
+    public void row(int r, float[] dst, int off) {
+        for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++) {
+            for (int j = 0; j < 4; j++) {
+                float d1 = d[s] * subScales[8 * s + 2 * j];
+                float m1 = dmin[s] * subMins[8 * s + 2 * j];
+                float d2 = d[s] * subScales[8 * s + 2 * j + 1];
+                float m2 = dmin[s] * subMins[8 * s + 2 * j + 1];
+                for (int l = 0; l < 32; l++) {
+                    int q = nibbles[128 * s + 32 * j + l] & 0xFF;
+                    dst[y + l] = d1 * (q & 0xF) - m1;
+                    dst[y + 32 + l] = d2 * (q >>> 4) - m2;
+                }
+                y += 64;
+            }
+        }
+    }
+
+    @Override
+    protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        for (int r = rowStart; r < rowEnd; r++) {
+            int t = 0;
+            if (VECTOR) {
+                for (; t + 4 <= T; t += 4) {
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                }
+            }
+            for (; t < T; t++) {
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols) : dotScalar(r, x, t * cols);
+            }
+        }
+    }
+
+    private float dot1(int r, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        for (int s = r * superPerRow, xb = xOff; s < (r + 1) * superPerRow; s++) {
+            float ds = d[s];
+            float ms = dmin[s];
+            for (int j = 0; j < 4; j++, xb += 64) {
+                float d1 = ds * subScales[8 * s + 2 * j];
+                float m1 = -(ms * subMins[8 * s + 2 * j]);
+                float d2 = ds * subScales[8 * s + 2 * j + 1];
+                float m2 = -(ms * subMins[8 * s + 2 * j + 1]);
+                int q = 128 * s + 32 * j;
+                for (int i = 0; i < 32; i += L) {
+                    ByteVector v = ByteVector.fromArray(B, nibbles, q + i);
+                    FloatVector lo = ((FloatVector) v.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).fma(d1, m1);
+                    FloatVector hi = ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)).fma(d2, m2);
+                    a0 = lo.fma(FloatVector.fromArray(F, x, xb + i), a0);
+                    a1 = hi.fma(FloatVector.fromArray(F, x, xb + 32 + i), a1);
+                }
+            }
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+        int n = cols;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int s = r * superPerRow, xb = xOff; s < (r + 1) * superPerRow; s++) {
+            float ds = d[s];
+            float ms = dmin[s];
+            for (int j = 0; j < 4; j++, xb += 64) {
+                float d1 = ds * subScales[8 * s + 2 * j];
+                float m1 = -(ms * subMins[8 * s + 2 * j]);
+                float d2 = ds * subScales[8 * s + 2 * j + 1];
+                float m2 = -(ms * subMins[8 * s + 2 * j + 1]);
+                int q = 128 * s + 32 * j;
+                for (int i = 0; i < 32; i += L) {
+                    ByteVector v = ByteVector.fromArray(B, nibbles, q + i);
+                    FloatVector lo = ((FloatVector) v.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).fma(d1, m1);
+                    FloatVector hi = ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)).fma(d2, m2);
+                    int xl = xb + i;
+                    int xh = xb + 32 + i;
+                    a0 = hi.fma(FloatVector.fromArray(F, x, xh), lo.fma(FloatVector.fromArray(F, x, xl), a0));
+                    a1 = hi.fma(FloatVector.fromArray(F, x, xh + n), lo.fma(FloatVector.fromArray(F, x, xl + n), a1));
+                    a2 = hi.fma(FloatVector.fromArray(F, x, xh + 2 * n), lo.fma(FloatVector.fromArray(F, x, xl + 2 * n), a2));
+                    a3 = hi.fma(FloatVector.fromArray(F, x, xh + 3 * n), lo.fma(FloatVector.fromArray(F, x, xl + 3 * n), a3));
+                }
+            }
+        }
+        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
+        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
+        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotScalar(int r, float[] x, int xOff) {
+        float[] w = new float[cols];
+        row(r, w, 0);
+        float s = 0;
+        for (int i = 0; i < cols; i++) {
+            s += w[i] * x[xOff + i];
+        }
+        return s;
+    }
+}

@@ -14,6 +14,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     dev.earlyexit.format.FormatFuzzTest#safetensorsIndex
     dev.earlyexit.format.FormatFuzzTest#llama2c
     dev.earlyexit.format.FormatFuzzTest#hfConfig
+    dev.earlyexit.format.gguf.GgufFuzzTest#gguf
     dev.earlyexit.tokenizer.TokenizerFuzzTest#tokenizerBin
     dev.earlyexit.tokenizer.TokenizerFuzzTest#tokenizerJson
     dev.earlyexit.exits.ExitHeadsFuzzTest#exitHeads
@@ -32,7 +33,7 @@ for t in "${targets[@]}"; do
   echo "== $t (${seconds}s)"
   # JAZZER_MAX_DURATION overrides the annotation's 10-minute cap.
   # -timeout: one input running past 5 s is a finding (a hang).
-  JAZZER_FUZZ=1 JAZZER_DISABLED_HOOKS=com.code_intelligence.jazzer.sanitizers.RegexInjection JAZZER_MAX_DURATION="${seconds}s" nice -n 19 mvn -B -o test -Dtest="$t" -Dsurefire.failIfNoSpecifiedTests=false \
+  JAZZER_FUZZ=1 JAZZER_DISABLED_HOOKS=com.code_intelligence.jazzer.sanitizers.RegexInjection JAZZER_MAX_DURATION="${seconds}s" nice -n 19 mvn -B -o surefire:test@fuzz-regression -Dtest="$t" -Dsurefire.failIfNoSpecifiedTests=false \
       -Djazzer.internal.arg.0=-timeout=5 -Djazzer.internal.arg.1=-print_final_stats=1 > "$log" 2>&1 || echo "   FAILED (finding?), see $log"
   # libFuzzer's status lines: "#N DONE cov: C ft: F corp: ..." and the final "Done N runs in S second(s)".
   grep -E "^#[0-9]+ +(DONE|pulse)" "$log" | tail -1 | sed 's/^/   last status: /' || true

@@ -1,0 +1,20 @@
+package dev.earlyexit.format.gguf;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.earlyexit.format.ModelFormatException;
+import dev.earlyexit.testutil.FuzzFiles;
+import java.io.IOException;
+
+/** Hostile GGUF files (issue 17): the header, metadata and tensor table read or fail with a ModelFormatException. */
+class GgufFuzzTest {
+
+    @FuzzTest(maxDuration = "10m")
+    void gguf(byte[] data) throws IOException {
+        try (GgufFile f = GgufFile.open(FuzzFiles.write("gguf/model.gguf", data))) {
+            f.metadata().size();
+            f.tensors().values().forEach(GgufFile.TensorInfo::elements);
+        } catch (ModelFormatException expected) {
+            // the one allowed failure
+        }
+    }
+}

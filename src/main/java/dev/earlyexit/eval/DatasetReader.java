@@ -43,6 +43,15 @@ public final class DatasetReader {
 
     /** At most {@code limit} rows (0: all) of {@code file}; {@code task} only tells MMLU's headerless CSVs apart. */
     public static Rows read(Path file, Task task, int limit) throws IOException {
+        try {
+            return readByExtension(file, task, limit);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            // the decoder's own message ("Input length = 1") names neither the file nor the problem
+            throw new DatasetException(file.toString(), "not UTF-8 text (" + e.getMessage() + ")");
+        }
+    }
+
+    private static Rows readByExtension(Path file, Task task, int limit) throws IOException {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".jsonl")) {
             try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {

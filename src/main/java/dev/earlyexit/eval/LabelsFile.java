@@ -18,7 +18,12 @@ public final class LabelsFile {
     }
 
     public static List<Row> read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new DatasetException(file.toString(), "not UTF-8 text (" + e.getMessage() + ")");
+        }
         int last = lines.size();
         while (last > 0 && lines.get(last - 1).isBlank()) {
             last--; // a final newline or trailing blank lines are not labels

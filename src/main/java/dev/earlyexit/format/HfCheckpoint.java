@@ -86,6 +86,9 @@ public final class HfCheckpoint {
             return n;
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(file + ": malformed JSON: " + e.getOriginalMessage(), e);
+        } catch (java.io.CharConversionException e) {
+            // Jackson guesses UTF-16/32 from the first bytes; bytes invalid in that encoding are not an I/O failure
+            throw new ModelFormatException(file + ": malformed JSON: " + e.getMessage(), e);
         }
     }
 

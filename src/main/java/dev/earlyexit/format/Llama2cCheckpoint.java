@@ -68,7 +68,12 @@ public final class Llama2cCheckpoint {
                     + ", hidden=" + hidden + ", layers=" + layers + ", heads=" + heads + ", kv_heads=" + kvHeads
                     + ", vocab=" + vocab + ", seq_len=" + seqLen + ")");
         }
-        return config(dim, hidden, layers, heads, kvHeads, vocab, seqLen);
+        try {
+            return config(dim, hidden, layers, heads, kvHeads, vocab, seqLen);
+        } catch (IllegalArgumentException e) {
+            // ModelConfig's own checks (e.g. an odd head size) speak of a config; here the file is at fault
+            throw new ModelFormatException(path + ": not a llama2.c checkpoint: " + e.getMessage(), e);
+        }
     }
 
     private static Loaded loadLegacy(FloatFileReader in, int[] h, DType dtype) throws IOException {

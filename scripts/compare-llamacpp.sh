@@ -41,7 +41,7 @@ for ((r = 1; r <= rounds; r++)); do
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(sys.argv[2], sys.argv[3], "llama.cpp", d["decode_tokens_per_s"], d["prefill_ms"])' "$j" "$r" "$f" >>"$results"
       else
         d="$("$root/earlyexit" bench --model "$f" --threads "$threads" --tokens "$tokens" --runs 3 --warmup 1 --no-progress --json)"
-        p="$("$root/earlyexit" bench --model "$f" --threads "$threads" --tokens 1 --runs 3 --warmup 1 --no-progress --json --prompt "$long_prompt")"
+        p="$("$root/earlyexit" bench --model "$f" --threads "$threads" --tokens 2 --runs 1 --warmup 1 --no-progress --json --prompt "$long_prompt")"
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]); p=json.loads(sys.argv[2]); print(sys.argv[3], sys.argv[4], "earlyexit", d["tokens_per_s"], p["results"][-1]["prefill_ms"], p["prompt_tokens"])' "$d" "$p" "$r" "$f" >>"$results"
       fi
     done

@@ -158,28 +158,11 @@ public final class Transformer {
         int qkvDim = c.qkvDim();
         lw.wqkv().matmul(xb, T, qkv, pool);
         addBias(qkv, T, qkvDim, lw.bqkv());
-        int qDim = c.qDim();
-        int kvDim = c.kvDim();
-        float[] keys = cache.keys[l];
-        float[] values = cache.values[l];
         for (int t = 0; t < T; t++) {
-            int row = t * qkvDim;
-            int pos = pos0 + t;
-            for (int h = 0; h < c.heads(); h++) {
-                headNorm(qkv, row + h * c.headDim(), lw.qNorm());
-                rope(qkv, row + h * c.headDim(), pos);
-            }
-            for (int h = 0; h < c.kvHeads(); h++) {
-                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
-                rope(qkv, row + qDim + h * c.headDim(), pos);
-            }
-            int capacity = cache.capacity();
-            for (int d = 0; d < kvDim; d++) {
-                keys[d * capacity + pos] = qkv[row + qDim + d];
-            }
-            System.arraycopy(qkv, row + qDim + kvDim, values, pos * kvDim, kvDim);
+            positionQueries(t * qkvDim, pos0 + t, lw);
+            storeKeyValues(t * qkvDim, pos0 + t, lw, cache, l);
         }
-        attentionTask.set(keys, values, cache.capacity(), pos0, T);
+        attentionTask.set(cache.keys[l], cache.values[l], cache.capacity(), pos0, T);
         pool.parallelFor(c.heads() * T, attentionTask);
         attentionTask.clear();
         lw.wo().matmul(att, T, proj, pool);
@@ -261,6 +244,46 @@ public final class Transformer {
         }
     }
 
+    /** The query heads of qkv row {@code row}: per-head norm (where the model has one), then RoPE at pos. */
+    private void positionQueries(int row, int pos, LayerWeights lw) {
+        for (int h = 0; h < c.heads(); h++) {
+            headNorm(qkv, row + h * c.headDim(), lw.qNorm());
+            rope(qkv, row + h * c.headDim(), pos);
+        }
+    }
+
+    /**
+     * The key heads of qkv row {@code row} (norm, RoPE at pos) and its values, written to position pos of
+     * layer l's cache: keys transposed, [kvDim][capacity], values [capacity][kvDim].
+     */
+    private void storeKeyValues(int row, int pos, LayerWeights lw, KVCache cache, int l) {
+        int qDim = c.qDim();
+        int kvDim = c.kvDim();
+        for (int h = 0; h < c.kvHeads(); h++) {
+            headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
+            rope(qkv, row + qDim + h * c.headDim(), pos);
+        }
+        float[] keys = cache.keys[l];
+        int capacity = cache.capacity();
+        for (int d = 0; d < kvDim; d++) {
+            keys[d * capacity + pos] = qkv[row + qDim + d];
+        }
+        System.arraycopy(qkv, row + qDim + kvDim, cache.values[l], pos * kvDim, kvDim);
+    }
+
+    /**
+     * Causal attention of query head h of block row t over positions [0, last] of one layer's keys and
+     * values, into att; s is the worker's score scratch.
+     */
+    private void attendHead(int t, int h, float[] keys, float[] values, int capacity, int last, float[] s) {
+        int hd = c.headDim();
+        int kvOff = (h / (c.heads() / c.kvHeads())) * hd;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        Kernels.transposedScores(qkv, t * c.qkvDim() + h * hd, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
+        Kernels.softmax(s, 0, last + 1);
+        Kernels.weightedRowSum(s, last + 1, values, kvOff, c.kvDim(), att, t * c.qDim() + h * hd, hd);
+    }
+
     private void rope(float[] v, int off, int pos) {
         int half = c.rotaryDim() / 2;
         int base = pos * half;
@@ -308,22 +331,9 @@ public final class Transformer {
 
         @Override
         public void run(int start, int end, int worker) {
-            int hd = c.headDim();
-            int kvDim = c.kvDim();
-            int qkvDim = c.qkvDim();
-            int qDim = c.qDim();
-            int group = c.heads() / c.kvHeads();
-            float scale = (float) (1.0 / Math.sqrt(hd));
-            float[] s = scores[worker];
             for (int job = start; job < end; job++) {
                 int t = job / c.heads();
-                int h = job % c.heads();
-                int qOff = t * qkvDim + h * hd;
-                int kvOff = (h / group) * hd;
-                int last = pos0 + t;
-                Kernels.transposedScores(qkv, qOff, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
-                Kernels.softmax(s, 0, last + 1);
-                Kernels.weightedRowSum(s, last + 1, values, kvOff, kvDim, att, t * qDim + h * hd, hd);
+                attendHead(t, job % c.heads(), keys, values, capacity, pos0 + t, scores[worker]);
             }
         }
     }
@@ -377,26 +387,9 @@ public final class Transformer {
         int qkvDim = c.qkvDim();
         lw.wqkv().matmul(xb, T, qkv, pool);
         addBias(qkv, T, qkvDim, lw.bqkv());
-        int qDim = c.qDim();
-        int kvDim = c.kvDim();
         for (int t = 0; t < T; t++) {
-            int row = t * qkvDim;
-            int pos = rowPositions[t];
-            for (int h = 0; h < c.heads(); h++) {
-                headNorm(qkv, row + h * c.headDim(), lw.qNorm());
-                rope(qkv, row + h * c.headDim(), pos);
-            }
-            for (int h = 0; h < c.kvHeads(); h++) {
-                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
-                rope(qkv, row + qDim + h * c.headDim(), pos);
-            }
-            KVCache cache = caches[t];
-            float[] keys = cache.keys[l];
-            int capacity = cache.capacity();
-            for (int d = 0; d < kvDim; d++) {
-                keys[d * capacity + pos] = qkv[row + qDim + d];
-            }
-            System.arraycopy(qkv, row + qDim + kvDim, cache.values[l], pos * kvDim, kvDim);
+            positionQueries(t * qkvDim, rowPositions[t], lw);
+            storeKeyValues(t * qkvDim, rowPositions[t], lw, caches[t], l);
         }
         rowAttentionTask.layer = l;
         pool.parallelFor(c.heads() * T, rowAttentionTask);
@@ -411,25 +404,11 @@ public final class Transformer {
 
         @Override
         public void run(int start, int end, int worker) {
-            int hd = c.headDim();
-            int kvDim = c.kvDim();
-            int qkvDim = c.qkvDim();
-            int qDim = c.qDim();
-            int group = c.heads() / c.kvHeads();
-            float scale = (float) (1.0 / Math.sqrt(hd));
-            float[] s = scores[worker];
             for (int job = start; job < end; job++) {
                 int t = job / c.heads();
-                int h = job % c.heads();
                 KVCache cache = rowCaches[t];
-                int capacity = cache.capacity();
-                int qOff = t * qkvDim + h * hd;
-                int kvOff = (h / group) * hd;
-                int last = rowPositions[t];
-                Kernels.transposedScores(qkv, qOff, cache.keys[layer], kvOff * capacity, capacity, hd, last + 1,
-                        scale, s);
-                Kernels.softmax(s, 0, last + 1);
-                Kernels.weightedRowSum(s, last + 1, cache.values[layer], kvOff, kvDim, att, t * qDim + h * hd, hd);
+                attendHead(t, job % c.heads(), cache.keys[layer], cache.values[layer], cache.capacity(), rowPositions[t],
+                        scores[worker]);
             }
         }
     }
@@ -454,22 +433,8 @@ public final class Transformer {
         int qkvDim = c.qkvDim();
         lw.wqkv().matmul(xb, T, qkv, pool);
         addBias(qkv, T, qkvDim, lw.bqkv());
-        int qDim = c.qDim();
-        int kvDim = c.kvDim();
-        float[] keys = cache.keys[layer];
-        float[] values = cache.values[layer];
-        int capacity = cache.capacity();
         for (int t = 0; t < T; t++) {
-            int row = t * qkvDim;
-            int pos = pos0 + t;
-            for (int h = 0; h < c.kvHeads(); h++) {
-                headNorm(qkv, row + qDim + h * c.headDim(), lw.kNorm());
-                rope(qkv, row + qDim + h * c.headDim(), pos);
-            }
-            for (int d = 0; d < kvDim; d++) {
-                keys[d * capacity + pos] = qkv[row + qDim + d];
-            }
-            System.arraycopy(qkv, row + qDim + kvDim, values, pos * kvDim, kvDim);
+            storeKeyValues(t * qkvDim, pos0 + t, lw, cache, layer);
         }
     }
 

@@ -267,8 +267,8 @@ public final class HfCheckpoint {
         ModelConfig toModelConfig() {
             try {
                 return switch (arch) {
-                    case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" -> llama();
-                    case "Phi3ForCausalLM" -> phi3();
+                    case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" -> llama(1e-6, false);
+                    case "Phi3ForCausalLM" -> llama(1e-5, true);
                     case "GPTNeoXForCausalLM" -> neox();
                     case "PhiForCausalLM" -> phi();
                     case "GPT2LMHeadModel" -> gpt2();
@@ -286,7 +286,11 @@ public final class HfCheckpoint {
             return dim / heads;
         }
 
-        private ModelConfig llama() {
+        /**
+         * Llama's block (RMSNorm, rotate-half RoPE, SwiGLU), which Mistral, Qwen2, Qwen3 (plus q/k norms) and
+         * Phi-3, Phi-3.5 and Phi-4-mini (fused projections, optionally partial rotary) share.
+         */
+        private ModelConfig llama(double defaultNormEps, boolean partialRotary) {
             int dim = integer("hidden_size");
             int heads = integer("num_attention_heads");
             int headDim = get("head_dim") != null ? integer("head_dim") : headDim(dim, heads);
@@ -296,30 +300,12 @@ public final class HfCheckpoint {
                 throw unsupported("hidden_act \"" + act + "\"");
             }
             checkSlidingWindow(maxSeq);
+            int rotary = partialRotary ? (int) (headDim * number("partial_rotary_factor", 1.0)) : headDim;
             return new ModelConfig(arch, dim, integer("intermediate_size"), integer("num_hidden_layers"), heads,
                     integer("num_key_value_heads", heads), headDim, integer("vocab_size"), maxSeq,
-                    NormKind.RMS, (float) number("rms_norm_eps", 1e-6), (float) ropeTheta(10000), headDim,
+                    NormKind.RMS, (float) number("rms_norm_eps", defaultNormEps), (float) ropeTheta(10000), rotary,
                     RopeStyle.HALF, MlpKind.SWIGLU, ResidualKind.SEQUENTIAL, false,
                     tokenId("bos_token_id"), tokenId("eos_token_id"), ropeScaling(), arch.equals("Qwen3ForCausalLM"));
-        }
-
-        /** Phi-3, Phi-3.5 and Phi-4-mini: Llama's block with fused projections and optionally partial rotary. */
-        private ModelConfig phi3() {
-            int dim = integer("hidden_size");
-            int heads = integer("num_attention_heads");
-            int headDim = get("head_dim") != null ? integer("head_dim") : headDim(dim, heads);
-            int maxSeq = integer("max_position_embeddings");
-            String act = text("hidden_act", "silu");
-            if (!act.equals("silu")) {
-                throw unsupported("hidden_act \"" + act + "\"");
-            }
-            checkSlidingWindow(maxSeq);
-            int rotary = (int) (headDim * number("partial_rotary_factor", 1.0));
-            return new ModelConfig(arch, dim, integer("intermediate_size"), integer("num_hidden_layers"), heads,
-                    integer("num_key_value_heads", heads), headDim, integer("vocab_size"), maxSeq,
-                    NormKind.RMS, (float) number("rms_norm_eps", 1e-5), (float) ropeTheta(10000), rotary,
-                    RopeStyle.HALF, MlpKind.SWIGLU, ResidualKind.SEQUENTIAL, false,
-                    tokenId("bos_token_id"), tokenId("eos_token_id"), ropeScaling(), false);
         }
 
         private ModelConfig neox() {

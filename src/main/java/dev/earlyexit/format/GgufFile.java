@@ -50,9 +50,11 @@ public final class GgufFile {
     private final long alignment;
     private final long dataStart;
     private final FileChannel channel;
+    /** The whole file when it was small enough to read (see {@link #SMALL_FILE}), else null: tensors are mapped. */
+    private final ByteBuffer smallFileOrNull;
 
     private GgufFile(Path path, int version, Map<String, Object> metadata, Map<String, TensorInfo> tensors,
-                     long alignment, long dataStart, FileChannel channel) {
+                     long alignment, long dataStart, FileChannel channel, ByteBuffer smallFileOrNull) {
         this.path = path;
         this.version = version;
         this.metadata = metadata;
@@ -60,6 +62,7 @@ public final class GgufFile {
         this.alignment = alignment;
         this.dataStart = dataStart;
         this.channel = channel;
+        this.smallFileOrNull = smallFileOrNull;
     }
 
     /** Whether the file starts with GGUF's magic (how the resolver tells a GGUF from other files). */
@@ -78,6 +81,8 @@ public final class GgufFile {
         }
     }
 
+    private static final long SMALL_FILE = 1 << 20;
+
     public static GgufFile open(Path path) throws IOException {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
@@ -91,8 +96,20 @@ public final class GgufFile {
     private static GgufFile parse(Path path, FileChannel ch) throws IOException {
         long size = ch.size();
         // The header (metadata, vocabularies) must fit one mapping; the tensors are mapped one by one.
-        ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, 0, Math.min(size, Integer.MAX_VALUE - 8))
-                .order(ByteOrder.LITTLE_ENDIAN);
+        // A small file is read instead (and its tensors sliced from it): a mapping outlives close() until
+        // a collection, and rewriting a still-mapped file, as the fuzzer does per input, costs a millisecond.
+        ByteBuffer b;
+        if (size <= SMALL_FILE) {
+            b = ByteBuffer.allocate((int) size);
+            while (b.hasRemaining() && ch.read(b, b.position()) >= 0) {
+                // fill
+            }
+            b.flip();
+            size = b.limit(); // a file that shrank while being read is checked as what was read
+        } else {
+            b = ch.map(FileChannel.MapMode.READ_ONLY, 0, Math.min(size, Integer.MAX_VALUE - 8));
+        }
+        b.order(ByteOrder.LITTLE_ENDIAN);
         Cursor in = new Cursor(path, b);
         if (size < 4 || b.getInt(0) != MAGIC) {
             throw new ModelFormatException(path + ": not a GGUF file (wrong magic)");
@@ -180,7 +197,7 @@ public final class GgufFile {
             tensors.put(t.name(), placed);
         }
         return new GgufFile(path, version, Collections.unmodifiableMap(md), Collections.unmodifiableMap(tensors),
-                alignment, dataStart, ch);
+                alignment, dataStart, ch, size <= SMALL_FILE ? b : null);
     }
 
     /** Reads little-endian values, turning every overrun into a message naming what was being read. */
@@ -336,10 +353,13 @@ public final class GgufFile {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** The tensor's bytes, memory-mapped (read-only, little-endian). */
+    /** The tensor's bytes, memory-mapped (read-only, little-endian); a slice of the bytes read for a small file. */
     public ByteBuffer data(TensorInfo t) throws IOException {
         if (t.bytes() > Integer.MAX_VALUE - 8) {
             throw new ModelFormatException(path + ": tensor " + t.name() + " is over 2 GiB, more than one buffer holds");
+        }
+        if (smallFileOrNull != null) {
+            return smallFileOrNull.slice((int) t.offset(), (int) t.bytes()).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         }
         return channel.map(FileChannel.MapMode.READ_ONLY, t.offset(), t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
     }

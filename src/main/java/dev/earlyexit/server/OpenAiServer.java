@@ -557,6 +557,24 @@ public final class OpenAiServer implements AutoCloseable {
     // ----------------------------------------------------------------------------------- one exchange
 
     /** One request/response pair with the server's ways of answering it. */
+    /** A request body as JSON; anything that is not one JSON value is a 400 naming what is wrong. */
+    static JsonNode parseBody(byte[] bytes) {
+        try {
+            JsonNode node = JSON.readTree(bytes);
+            if (node == null || node.isMissingNode()) {
+                throw ApiException.badRequest("the request body is empty: send a JSON object", null);
+            }
+            return node;
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest("the request body is not valid JSON: " + e.getOriginalMessage(), null,
+                    "invalid_json");
+        } catch (IOException e) {
+            // Jackson guesses the encoding from the first bytes; a wrong guess fails as a CharConversionException
+            throw ApiException.badRequest("the request body is not valid JSON text: " + e.getMessage(), null,
+                    "invalid_json");
+        }
+    }
+
     private final class Exchange {
         final Request request;
         final Response response;
@@ -588,12 +606,7 @@ public final class OpenAiServer implements AutoCloseable {
             if (bytes.length == 0) {
                 throw ApiException.badRequest("the request body is empty: send a JSON object", null);
             }
-            try {
-                return JSON.readTree(bytes);
-            } catch (JsonProcessingException e) {
-                throw ApiException.badRequest("the request body is not valid JSON: " + e.getOriginalMessage(), null,
-                        "invalid_json");
-            }
+            return parseBody(bytes);
         }
 
         private ApiException tooLarge(int limit) {

@@ -1,6 +1,8 @@
 package dev.earlyexit.format;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.testutil.FuzzFiles;
 import java.io.IOException;
@@ -68,4 +70,19 @@ class FormatFuzzTest {
             // the one allowed failure
         }
     }
+
+    /** tokenizer_config.json: BOS/EOS by content through added_tokens_decoder, applied to a config. */
+    @FuzzTest(maxDuration = "10m")
+    void tokenizerConfig(byte[] data) throws IOException {
+        FuzzFiles.write("tc/" + HfCheckpoint.TOKENIZER_CONFIG_FILE, data);
+        try {
+            SpecialTokens.read(FuzzFiles.dir().resolve("tc")).apply(TOKENIZER_CONFIG_TARGET);
+        } catch (ModelFormatException expected) {
+            // the one allowed failure
+        }
+    }
+
+    private static final ModelConfig TOKENIZER_CONFIG_TARGET = new ModelConfig("tiny", 32, 64, 1, 2, 1, 16, 300, 64,
+            ModelConfig.NormKind.RMS, 1e-5f, 10000f, 16, ModelConfig.RopeStyle.INTERLEAVED, ModelConfig.MlpKind.SWIGLU,
+            ModelConfig.ResidualKind.SEQUENTIAL, false, 1, 2, RopeScaling.NONE, false);
 }

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn -q -o test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt >/dev/null
-exec java --add-modules jdk.incubator.vector -XX:+UseSerialGC -Xmn16m -XX:ObjectAlignmentInBytes=64 \
+exec java --add-modules jdk.incubator.vector -XX:+UseSerialGC -Xmn16m -XX:PretenureSizeThreshold=1m -XX:ObjectAlignmentInBytes=64 \
   -cp "target/test-classes:target/classes:$(cat target/cp.txt)" dev.earlyexit.server.ServerThroughputBench "$@"

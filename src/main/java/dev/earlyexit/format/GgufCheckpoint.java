@@ -19,7 +19,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.io.UncheckedIOException;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.stream.IntStream;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * Loads a GGUF model as llama.cpp's converter writes it: architectures llama (also Mistral, Llama 3.x),
@@ -41,8 +46,19 @@ public final class GgufCheckpoint {
         GgufFile f = GgufFile.open(path);
         try {
             ModelConfig c = config(f);
-            ModelWeights w = new Reader(f, c).weights();
-            Tokenizer tok = GgufTokenizers.load(f);
+            // A vocabulary of 128k tokens and 280k merges takes about a second to build: alongside the weights.
+            FutureTask<Tokenizer> tokenizer = new FutureTask<>(() -> GgufTokenizers.load(f));
+            Thread t = new Thread(tokenizer, "gguf-tokenizer");
+            t.setDaemon(true);
+            t.start();
+            ModelWeights w;
+            try {
+                w = new Reader(f, c).weights();
+            } catch (IOException | RuntimeException e) {
+                tokenizer.cancel(true);
+                throw e;
+            }
+            Tokenizer tok = joined(tokenizer);
             if (tok != null && tok.vocabSize() > c.vocabSize()) {
                 throw new ModelFormatException(path + ": the tokenizer has " + tok.vocabSize()
                         + " tokens but the model only " + c.vocabSize() + " rows of embedding");
@@ -50,6 +66,24 @@ public final class GgufCheckpoint {
             return new Loaded(c, w, tok, f.string("tokenizer.chat_template"), f);
         } finally {
             f.close(); // mapped buffers stay valid after the channel closes
+        }
+    }
+
+    private static Tokenizer joined(FutureTask<Tokenizer> tokenizer) throws IOException {
+        try {
+            return tokenizer.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while loading the tokenizer", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r; // ModelFormatException with its message, or a bug as itself
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(cause);
         }
     }
 
@@ -130,14 +164,22 @@ public final class GgufCheckpoint {
         if (t.elements() > Integer.MAX_VALUE - 8) {
             throw new ModelFormatException(f.path() + ": tensor " + t.name() + " is too large for a vector");
         }
+        if (!GgmlDequant.supports(t.type())) {
+            throw new ModelFormatException(f.path() + ": tensor " + t.name() + " has ggml type " + t.type().ggmlName()
+                    + ", which is not supported as a weight");
+        }
         float[] a = new float[(int) t.elements()];
         GgmlDequant.dequantize(t.type(), f.data(t), a, 0, a.length);
         return a;
     }
 
     private static final class Reader {
+        /** Bytes read from the file at a time (a few rows of the largest tensors). */
+        private static final int CHUNK_BYTES = 8 << 20;
         final GgufFile f;
         final ModelConfig c;
+        /** Chunk buffers, one per thread loading at the same time, handed back after each tensor. */
+        private final ConcurrentLinkedQueue<ByteBuffer> freeChunks = new ConcurrentLinkedQueue<>();
 
         Reader(GgufFile f, ModelConfig c) {
             this.f = f;
@@ -151,6 +193,11 @@ public final class GgufCheckpoint {
                         + java.util.Arrays.toString(t.dims()) + ", the model's hyper-parameters need "
                         + java.util.Arrays.toString(dims) + " (dims innermost first)");
             }
+            if (!GgmlDequant.supports(t.type())) {
+                throw new ModelFormatException(f.path() + ": tensor " + name + " has ggml type " + t.type().ggmlName()
+                        + ", which is not supported as a weight (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k-q6_k, "
+                        + "iq4_nl and iq4_xs are)");
+            }
             return t;
         }
 
@@ -163,46 +210,50 @@ public final class GgufCheckpoint {
         }
 
         Matrix matrix(String name, int rows, int cols) throws IOException {
-            GgufFile.TensorInfo t = info(name, cols, rows);
-            try {
-                return GgmlMatrices.of(t.type(), f.data(t), rows, cols);
-            } catch (IllegalArgumentException e) {
-                throw new ModelFormatException(f.path() + ": tensor " + name + ": " + e.getMessage());
-            }
+            return stacked(new String[]{name}, new int[]{rows}, cols);
         }
 
-        /** Row blocks stacked into one matrix: their bytes back to back when all share a type. */
+        /**
+         * Row blocks stacked into one matrix (q|k|v, gate|up), in the first one's kernel type (a Q4_K_M
+         * file's v in Q6_K joins its q and k in Q4_K). The bytes are read a chunk of rows at a time into one
+         * reused buffer and repacked straight into the matrix: no tensor stays mapped or is copied whole,
+         * so the weights are in memory once.
+         */
         Matrix stacked(String[] names, int[] rows, int cols) throws IOException {
             GgufFile.TensorInfo[] ts = new GgufFile.TensorInfo[names.length];
             int total = 0;
-            long bytes = 0;
-            boolean sameType = true;
             for (int i = 0; i < names.length; i++) {
                 ts[i] = info(names[i], cols, rows[i]);
                 total += rows[i];
-                bytes += ts[i].bytes();
-                sameType &= ts[i].type() == ts[0].type();
             }
-            if (sameType) {
-                ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
-                for (GgufFile.TensorInfo t : ts) {
-                    all.put(f.data(t));
+            ByteBuffer chunk = freeChunks.poll();
+            try {
+                Matrix m = GgmlMatrices.allocate(ts[0].type(), total, cols);
+                int firstRow = 0;
+                for (int i = 0; i < ts.length; i++) {
+                    long rowBytes = ts[i].type().bytesFor(cols);
+                    int chunkRows = (int) Math.max(1, Math.min(rows[i], CHUNK_BYTES / rowBytes));
+                    int chunkBytes = Math.toIntExact(chunkRows * rowBytes);
+                    if (chunk == null || chunk.capacity() < chunkBytes) {
+                        chunk = ByteBuffer.allocate(Math.max(chunkBytes, CHUNK_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+                    }
+                    for (int r = 0; r < rows[i]; r += chunkRows) {
+                        int n = Math.min(chunkRows, rows[i] - r);
+                        chunk.clear().limit(Math.toIntExact(n * rowBytes));
+                        f.read(ts[i], r * rowBytes, chunk);
+                        chunk.flip();
+                        GgmlMatrices.fillRows(m, ts[i].type(), firstRow + r, n, chunk);
+                    }
+                    firstRow += rows[i];
                 }
-                all.flip();
-                try {
-                    return GgmlMatrices.of(ts[0].type(), all, total, cols);
-                } catch (IllegalArgumentException e) {
-                    throw new ModelFormatException(f.path() + ": tensor " + names[0] + ": " + e.getMessage());
+                return m;
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(f.path() + ": tensor " + names[0] + ": " + e.getMessage());
+            } finally {
+                if (chunk != null) {
+                    freeChunks.add(chunk);
                 }
             }
-            // mixed types (e.g. Q4_K_M's q/k in Q4_K, v in Q6_K): the first one's kernel type for the whole
-            float[] all = new float[Math.multiplyExact(total, cols)];
-            int at = 0;
-            for (GgufFile.TensorInfo t : ts) {
-                GgmlDequant.dequantize(t.type(), f.data(t), all, at, (int) t.elements());
-                at += (int) t.elements();
-            }
-            return Matrix.of(GgmlMatrices.kernelTypeFor(ts[0].type()), all, total, cols);
         }
 
         float[] stackedBias(String[] names, int[] rows) throws IOException {
@@ -222,13 +273,65 @@ public final class GgufCheckpoint {
             return all;
         }
 
-        ModelWeights weights() throws IOException {
+        LayerWeights layer(int l) throws IOException {
             int dim = c.dim();
             int hidden = c.hiddenDim();
             int q = c.qDim();
             int kv = c.kvDim();
             boolean gated = c.mlp() == MlpKind.SWIGLU;
-            Matrix embedding = matrix("token_embd.weight", c.vocabSize(), dim);
+            int[] qkvRows = {q, kv, kv};
+            String b = "blk." + l + ".";
+            boolean fusedQkv = f.tensor(b + "attn_qkv.weight").isPresent();
+            Matrix wqkv = fusedQkv ? matrix(b + "attn_qkv.weight", q + 2 * kv, dim)
+                    : stacked(new String[]{b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, qkvRows, dim);
+            float[] bqkv = fusedQkv ? optionalVector(b + "attn_qkv.bias", q + 2 * kv)
+                    : stackedBias(new String[]{b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, qkvRows);
+            Matrix up;
+            float[] bUp;
+            if (!gated) {
+                up = matrix(b + "ffn_up.weight", hidden, dim);
+                bUp = optionalVector(b + "ffn_up.bias", hidden);
+            } else if (f.tensor(b + "ffn_gate.weight").isPresent()) {
+                up = stacked(new String[]{b + "ffn_gate.weight", b + "ffn_up.weight"}, new int[]{hidden, hidden}, dim);
+                bUp = null;
+            } else {
+                up = matrix(b + "ffn_up.weight", 2 * hidden, dim); // phi3: gate|up in one tensor
+                bUp = null;
+            }
+            boolean sharedNorm = c.residual() == ResidualKind.PARALLEL_SHARED_NORM;
+            return new LayerWeights(
+                    vector(b + "attn_norm.weight", dim), optionalVector(b + "attn_norm.bias", dim),
+                    wqkv, bqkv,
+                    matrix(b + "attn_output.weight", dim, q), optionalVector(b + "attn_output.bias", dim),
+                    sharedNorm ? null : vector(b + "ffn_norm.weight", dim),
+                    sharedNorm ? null : optionalVector(b + "ffn_norm.bias", dim),
+                    up, bUp,
+                    matrix(b + "ffn_down.weight", dim, hidden), optionalVector(b + "ffn_down.bias", dim),
+                    c.qkNorm() ? vector(b + "attn_q_norm.weight", c.headDim()) : null,
+                    c.qkNorm() ? vector(b + "attn_k_norm.weight", c.headDim()) : null);
+        }
+
+        private interface IndexedTask {
+            void run(int i) throws IOException;
+        }
+
+        /** Runs task(0..n-1) on the common fork-join pool (loading happens once, before any kernel runs). */
+        private static void inParallel(int n, IndexedTask task) throws IOException {
+            try {
+                IntStream.range(0, n).parallel().forEach(i -> {
+                    try {
+                        task.run(i);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+        }
+
+        ModelWeights weights() throws IOException {
+            int dim = c.dim();
             float[] positions = null;
             if (c.learnedPositions()) {
                 GgufFile.TensorInfo pe = f.tensor("position_embd.weight").orElseThrow(() -> missing(f, "position_embd.weight"));
@@ -242,42 +345,24 @@ public final class GgufCheckpoint {
                             + c.maxSeqLen());
                 }
             }
+            // The embedding, the classifier and each layer on their own: the cores share the page faults
+            // of new arrays and the repacking, which dominate loading (about 2x faster on 2 cores).
             LayerWeights[] layers = new LayerWeights[c.layers()];
-            int[] qkvRows = {q, kv, kv};
-            for (int l = 0; l < c.layers(); l++) {
-                String b = "blk." + l + ".";
-                boolean fusedQkv = f.tensor(b + "attn_qkv.weight").isPresent();
-                Matrix wqkv = fusedQkv ? matrix(b + "attn_qkv.weight", q + 2 * kv, dim)
-                        : stacked(new String[]{b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, qkvRows, dim);
-                float[] bqkv = fusedQkv ? optionalVector(b + "attn_qkv.bias", q + 2 * kv)
-                        : stackedBias(new String[]{b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, qkvRows);
-                Matrix up;
-                float[] bUp;
-                if (!gated) {
-                    up = matrix(b + "ffn_up.weight", hidden, dim);
-                    bUp = optionalVector(b + "ffn_up.bias", hidden);
-                } else if (f.tensor(b + "ffn_gate.weight").isPresent()) {
-                    up = stacked(new String[]{b + "ffn_gate.weight", b + "ffn_up.weight"}, new int[]{hidden, hidden}, dim);
-                    bUp = null;
+            Matrix[] embeddingAndOutput = new Matrix[2];
+            boolean untied = f.tensor("output.weight").isPresent();
+            inParallel(2 + c.layers(), i -> {
+                if (i == 0) {
+                    embeddingAndOutput[0] = matrix("token_embd.weight", c.vocabSize(), dim);
+                } else if (i == 1) {
+                    embeddingAndOutput[1] = untied ? matrix("output.weight", c.vocabSize(), dim) : null;
                 } else {
-                    up = matrix(b + "ffn_up.weight", 2 * hidden, dim); // phi3: gate|up in one tensor
-                    bUp = null;
+                    layers[i - 2] = layer(i - 2);
                 }
-                boolean sharedNorm = c.residual() == ResidualKind.PARALLEL_SHARED_NORM;
-                layers[l] = new LayerWeights(
-                        vector(b + "attn_norm.weight", dim), optionalVector(b + "attn_norm.bias", dim),
-                        wqkv, bqkv,
-                        matrix(b + "attn_output.weight", dim, q), optionalVector(b + "attn_output.bias", dim),
-                        sharedNorm ? null : vector(b + "ffn_norm.weight", dim),
-                        sharedNorm ? null : optionalVector(b + "ffn_norm.bias", dim),
-                        up, bUp,
-                        matrix(b + "ffn_down.weight", dim, hidden), optionalVector(b + "ffn_down.bias", dim),
-                        c.qkNorm() ? vector(b + "attn_q_norm.weight", c.headDim()) : null,
-                        c.qkNorm() ? vector(b + "attn_k_norm.weight", c.headDim()) : null);
-            }
+            });
+            Matrix embedding = embeddingAndOutput[0];
             float[] finalNorm = vector("output_norm.weight", dim);
             float[] finalBias = optionalVector("output_norm.bias", dim);
-            Matrix classifier = f.tensor("output.weight").isPresent() ? matrix("output.weight", c.vocabSize(), dim) : embedding;
+            Matrix classifier = untied ? embeddingAndOutput[1] : embedding;
             return new ModelWeights(embedding, positions, layers, finalNorm, finalBias, classifier,
                     optionalVector("output.bias", c.vocabSize()));
         }

@@ -242,9 +242,10 @@ public final class GgufFile {
         String string(String what) {
             long len = i64("length of " + what);
             need(len, what);
+            int n = (int) len;
             ByteBuffer s = b.slice();
-            s.limit((int) len);
-            b.position(b.position() + (int) len);
+            s.limit(n);
+            b.position(b.position() + n);
             try {
                 return utf8.decode(s).toString();
             } catch (CharacterCodingException e) {
@@ -362,6 +363,31 @@ public final class GgufFile {
             return smallFileOrNull.slice((int) t.offset(), (int) t.bytes()).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         }
         return channel.map(FileChannel.MapMode.READ_ONLY, t.offset(), t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Copies {@code dst.remaining()} bytes of the tensor, from {@code offset} bytes into it, into {@code dst}
+     * (whose position then stands at its limit). Unlike {@link #data}, nothing stays mapped: a loader that
+     * repacks the weights into its own arrays keeps only those in memory, not the file's pages too.
+     */
+    public void read(TensorInfo t, long offset, ByteBuffer dst) throws IOException {
+        if (offset < 0 || offset + dst.remaining() > t.bytes()) {
+            throw new IllegalArgumentException("bytes [" + offset + ", " + (offset + dst.remaining()) + ") of tensor "
+                    + t.name() + " (" + t.bytes() + " bytes)");
+        }
+        long at = t.offset() + offset;
+        if (smallFileOrNull != null) {
+            dst.put(smallFileOrNull.slice((int) at, dst.remaining()));
+            return;
+        }
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, at);
+            if (n < 0) {
+                throw new ModelFormatException(path + ": the file ended while reading tensor " + t.name()
+                        + " (was it truncated while open?)");
+            }
+            at += n;
+        }
     }
 
     public void close() throws IOException {

@@ -19,6 +19,14 @@ public final class GgmlDequant {
      * Widens {@code count} values (a whole number of blocks) of {@code type} read from {@code src} at its
      * position into dst[dstOff, dstOff + count). The buffer's position advances past what was read.
      */
+    /** Whether {@link #dequantize} reads this type (the weight types of real GGUF files). */
+    public static boolean supports(GgmlType type) {
+        return switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS -> true;
+            default -> false;
+        };
+    }
+
     public static void dequantize(GgmlType type, ByteBuffer src, float[] dst, int dstOff, int count) {
         ByteBuffer b = src.order(ByteOrder.LITTLE_ENDIAN);
         long bytes = type.bytesFor(count); // checks whole blocks

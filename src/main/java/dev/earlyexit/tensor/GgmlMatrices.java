@@ -1,6 +1,7 @@
 package dev.earlyexit.tensor;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * Weight matrices from ggml-encoded bytes (GGUF tensors), and ggml encodings of matrices (GGUF writer).
@@ -41,37 +42,54 @@ public final class GgmlMatrices {
             throw new IllegalArgumentException(type.ggmlName() + " " + rows + "x" + cols + " needs " + type.bytesFor(values)
                     + " bytes, " + data.remaining() + " given");
         }
-        switch (type) {
-            case Q8_0:
-                return Q8Matrix.fromGgmlQ8_0(data, rows, cols);
-            case Q4_0:
-                return Q40Matrix.fromGgml(data, rows, cols);
-            case Q4_K:
-                return Q4KMatrix.fromGgml(data, rows, cols);
-            case BF16: {
-                float[] f = new float[Math.toIntExact(values)];
-                GgmlDequant.dequantize(type, data.duplicate(), f, 0, f.length);
-                return BF16Matrix.fromFloats(f, rows, cols); // exact: bf16 values round to themselves
-            }
-            default:
-                break;
-        }
-        if (kernelTypeFor(type) == DType.Q8) {
-            // dequantize a row chunk at a time (no float32 copy of the whole matrix)
-            Q8Matrix m = new Q8Matrix(rows, cols);
-            ByteBuffer b = data.duplicate();
-            int chunkRows = Math.max(1, Math.min(rows, (1 << 18) / cols));
-            float[] chunk = new float[chunkRows * cols];
-            for (int r = 0; r < rows; r += chunkRows) {
-                int n = Math.min(chunkRows, rows - r);
-                GgmlDequant.dequantize(type, b, chunk, 0, n * cols);
-                m.fillRows(r, n, chunk, 0);
-            }
-            return m;
-        }
-        F32Matrix m = F32Matrix.allocateAligned(rows, cols);
-        GgmlDequant.dequantize(type, data.duplicate(), m.storage(), m.offset(), Math.toIntExact(values));
+        Matrix m = allocate(type, rows, cols);
+        fillRows(m, type, 0, rows, data.duplicate().order(ByteOrder.LITTLE_ENDIAN));
         return m;
+    }
+
+    /** An all-zero [rows, cols] matrix in the storage {@link #kernelTypeFor} gives {@code type}, for {@link #fillRows}. */
+    public static Matrix allocate(GgmlType type, int rows, int cols) {
+        return switch (kernelTypeFor(type)) {
+            case Q8 -> new Q8Matrix(rows, cols);
+            case Q4_0 -> new Q40Matrix(rows, cols);
+            case Q4_K -> new Q4KMatrix(rows, cols);
+            case BF16 -> new BF16Matrix(rows, cols);
+            case F32 -> F32Matrix.allocateAligned(rows, cols);
+        };
+    }
+
+    /**
+     * Rows [firstRow, firstRow + count) of {@code m} (made by {@link #allocate}, for this type or another
+     * one: fused tensors may mix types) from as many whole rows of {@code type} at {@code src}'s position
+     * (little-endian), which then stands past them. In the matrix's own encoding the blocks are copied as
+     * they are (exact); otherwise the values go through float32, a chunk of rows at a time.
+     */
+    public static void fillRows(Matrix m, GgmlType type, int firstRow, int count, ByteBuffer src) {
+        int cols = m.cols();
+        if (m instanceof GgmlBlocks g && g.encoding() == type) {
+            int blocksPerRow = cols / type.blockSize();
+            g.fillBlocks(firstRow * blocksPerRow, count * blocksPerRow, src);
+            return;
+        }
+        if (m instanceof F32Matrix f) {
+            GgmlDequant.dequantize(type, src, f.storage(), f.offset() + firstRow * cols, Math.multiplyExact(count, cols));
+            return;
+        }
+        int chunkRows = Math.max(1, Math.min(count, (1 << 18) / cols));
+        float[] chunk = new float[chunkRows * cols];
+        for (int r = 0; r < count; r += chunkRows) {
+            int n = Math.min(chunkRows, count - r);
+            GgmlDequant.dequantize(type, src, chunk, 0, n * cols);
+            if (m instanceof Matrix.RowSink sink) {
+                sink.fillRows(firstRow + r, n, chunk, 0);
+            } else if (m instanceof GgmlBlocks g && g.encoding() != null) {
+                GgmlType own = g.encoding();
+                g.fillBlocks((firstRow + r) * (cols / own.blockSize()), n * (cols / own.blockSize()),
+                        ByteBuffer.wrap(quantize(own, chunk, 0, n, cols)).order(ByteOrder.LITTLE_ENDIAN));
+            } else {
+                throw new IllegalArgumentException("cannot fill a " + m.dtype() + " matrix from " + type.ggmlName());
+            }
+        }
     }
 
     /** Encodes rows*cols float32 values (row-major, from srcOff) as {@code type}, in ggml's block layout. */

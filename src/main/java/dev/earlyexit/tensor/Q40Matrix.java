@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  * x, scales them once and multiplies them against up to four activation rows (each weight block is
  * decoded once per four rows of the block of T).
  */
-public final class Q40Matrix extends Matrix {
+public final class Q40Matrix extends Matrix implements GgmlBlocks {
     static final int BLOCK = 32;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
@@ -42,17 +42,31 @@ public final class Q40Matrix extends Matrix {
 
     /** From ggml's encoding (rows*cols/32 blocks of 18 bytes, little-endian) at data's position. */
     public static Q40Matrix fromGgml(ByteBuffer data, int rows, int cols) {
-        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int blocks = Math.multiplyExact(rows, cols) / BLOCK;
         GgmlType.Q4_0.bytesFor((long) rows * cols);
-        byte[] nibbles = new byte[blocks * 16];
-        float[] scales = new float[blocks];
-        int p = b.position();
-        for (int k = 0; k < blocks; k++, p += 18) {
-            scales[k] = Half.toFloat(b.getShort(p) & 0xFFFF);
-            b.get(p + 2, nibbles, 16 * k, 16);
+        Q40Matrix m = new Q40Matrix(rows, cols);
+        m.fillBlocks(0, Math.multiplyExact(rows, cols) / BLOCK, data.duplicate().order(ByteOrder.LITTLE_ENDIAN));
+        return m;
+    }
+
+    /** An all-zero matrix to be filled with {@link #fillBlocks}. */
+    Q40Matrix(int rows, int cols) {
+        this(new byte[Math.multiplyExact(rows, cols) / BLOCK * 16], new float[Math.multiplyExact(rows, cols) / BLOCK],
+                rows, cols);
+    }
+
+    @Override
+    public GgmlType encoding() {
+        return GgmlType.Q4_0;
+    }
+
+    @Override
+    public void fillBlocks(int firstBlock, int count, ByteBuffer src) {
+        int p = src.position();
+        for (int k = firstBlock; k < firstBlock + count; k++, p += 18) {
+            scales[k] = Half.toFloat(src.getShort(p) & 0xFFFF);
+            src.get(p + 2, nibbles, 16 * k, 16);
         }
-        return new Q40Matrix(nibbles, scales, rows, cols);
+        src.position(p);
     }
 
     @Override

@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  * 6-bit scales and mins unpacked to one byte each, d and dmin widened to float32 (4.75 bits a value
  * instead of 4.5; the kernel then needs no bit unpacking of the scales).
  */
-public final class Q4KMatrix extends Matrix {
+public final class Q4KMatrix extends Matrix implements GgmlBlocks {
     static final int SUPER = 256;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
@@ -48,25 +48,37 @@ public final class Q4KMatrix extends Matrix {
 
     /** From ggml's encoding (144-byte super-blocks, little-endian) at data's position. */
     public static Q4KMatrix fromGgml(ByteBuffer data, int rows, int cols) {
-        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         GgmlType.Q4_K.bytesFor((long) rows * cols);
-        int supers = Math.multiplyExact(rows, cols) / SUPER;
-        byte[] nibbles = new byte[supers * 128];
-        byte[] sc = new byte[supers * 8];
-        byte[] mn = new byte[supers * 8];
-        float[] d = new float[supers];
-        float[] dmin = new float[supers];
+        Q4KMatrix m = new Q4KMatrix(rows, cols);
+        m.fillBlocks(0, Math.multiplyExact(rows, cols) / SUPER, data.duplicate().order(ByteOrder.LITTLE_ENDIAN));
+        return m;
+    }
+
+    /** An all-zero matrix to be filled with {@link #fillBlocks}. */
+    Q4KMatrix(int rows, int cols) {
+        this(new byte[Math.multiplyExact(rows, cols) / SUPER * 128], new byte[Math.multiplyExact(rows, cols) / SUPER * 8],
+                new byte[Math.multiplyExact(rows, cols) / SUPER * 8], new float[Math.multiplyExact(rows, cols) / SUPER],
+                new float[Math.multiplyExact(rows, cols) / SUPER], rows, cols);
+    }
+
+    @Override
+    public GgmlType encoding() {
+        return GgmlType.Q4_K;
+    }
+
+    @Override
+    public void fillBlocks(int firstBlock, int count, ByteBuffer b) {
         int p = b.position();
-        for (int s = 0; s < supers; s++, p += 144) {
+        for (int s = firstBlock; s < firstBlock + count; s++, p += 144) {
             d[s] = Half.toFloat(b.getShort(p) & 0xFFFF);
             dmin[s] = Half.toFloat(b.getShort(p + 2) & 0xFFFF);
             for (int j = 0; j < 8; j++) {
-                sc[8 * s + j] = (byte) GgmlDequant.kScale(b, p + 4, j);
-                mn[8 * s + j] = (byte) GgmlDequant.kMin(b, p + 4, j);
+                subScales[8 * s + j] = (byte) GgmlDequant.kScale(b, p + 4, j);
+                subMins[8 * s + j] = (byte) GgmlDequant.kMin(b, p + 4, j);
             }
             b.get(p + 16, nibbles, 128 * s, 128);
         }
-        return new Q4KMatrix(nibbles, sc, mn, d, dmin, rows, cols);
+        b.position(p);
     }
 
     @Override

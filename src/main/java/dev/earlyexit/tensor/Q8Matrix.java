@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Symmetric 8-bit weights: each row is cut into groups of {@link #GROUP} values that share one
  * float32 scale (max |w| / 127), as llama.cpp's Q8_0. A quarter of float32's bytes plus the scales.
  */
-public final class Q8Matrix extends Matrix implements Matrix.RowSink {
+public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks {
     public static final int GROUP = 32;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Byte> B =
@@ -36,17 +36,26 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink {
      * values exactly (each scale widened to float32), repacked as quants and scales side by side.
      */
     public static Q8Matrix fromGgmlQ8_0(java.nio.ByteBuffer data, int rows, int cols) {
-        java.nio.ByteBuffer b = data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
         GgmlType.Q8_0.bytesFor((long) rows * cols);
-        int blocks = Math.multiplyExact(rows, cols) / GROUP;
-        byte[] q = new byte[blocks * GROUP];
-        float[] scales = new float[blocks];
-        int p = b.position();
-        for (int k = 0; k < blocks; k++, p += 34) {
-            scales[k] = Half.toFloat(b.getShort(p) & 0xFFFF);
-            b.get(p + 2, q, GROUP * k, GROUP);
+        Q8Matrix m = new Q8Matrix(rows, cols);
+        m.fillBlocks(0, Math.multiplyExact(rows, cols) / GROUP, data.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN));
+        return m;
+    }
+
+    /** Q8_0 when rows are whole 32-value blocks (then a row's groups are ggml's blocks). */
+    @Override
+    public GgmlType encoding() {
+        return cols % GROUP == 0 ? GgmlType.Q8_0 : null;
+    }
+
+    @Override
+    public void fillBlocks(int firstBlock, int count, java.nio.ByteBuffer src) {
+        int p = src.position();
+        for (int k = firstBlock; k < firstBlock + count; k++, p += 34) {
+            scales[k] = Half.toFloat(src.getShort(p) & 0xFFFF);
+            src.get(p + 2, q, GROUP * k, GROUP);
         }
-        return new Q8Matrix(q, scales, rows, cols);
+        src.position(p);
     }
 
     public static Q8Matrix fromFloats(float[] data, int rows, int cols) {

@@ -18,8 +18,7 @@ final class BpeModel {
 
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
-    /** (left id, right id) packed in a long -> rank in the high half, merged id in the low half. */
-    private final Map<Long, Long> merges;
+    private final MergeTable merges;
     private final boolean byteFallback;
     private final int unkId;
     private final boolean fuseUnk;
@@ -27,7 +26,7 @@ final class BpeModel {
     private final int[] byteIds = new int[256];
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    private BpeModel(Map<String, Integer> vocab, Map<Long, Long> merges, boolean byteFallback, int unkId,
+    private BpeModel(Map<String, Integer> vocab, MergeTable merges, boolean byteFallback, int unkId,
                      boolean fuseUnk, boolean ignoreMerges) {
         this.vocab = vocab;
         this.merges = merges;
@@ -68,7 +67,7 @@ final class BpeModel {
             vocab.put(e.getKey(), e.getValue().asInt());
         }
         JsonNode mergesNode = json.required(model, "merges", "BPE model");
-        Map<Long, Long> merges = new HashMap<>(mergesNode.size() * 2);
+        MergeTable merges = new MergeTable(mergesNode.size());
         int rank = 0;
         for (JsonNode m : mergesNode) {
             String left;
@@ -87,13 +86,7 @@ final class BpeModel {
             } else {
                 throw json.error("BPE merge " + rank + " is neither \"a b\" nor [a, b]: " + m);
             }
-            Integer l = vocab.get(left);
-            Integer r = vocab.get(right);
-            Integer merged = vocab.get(left + right);
-            if (l == null || r == null || merged == null) {
-                throw json.error("BPE merge " + rank + " (" + left + ", " + right + ") uses a token not in the vocab");
-            }
-            merges.putIfAbsent(pair(l, r), ((long) rank << 32) | merged);
+            addMerge(vocab, merges, rank, left, right, json);
             rank++;
         }
         int unkId = -1;
@@ -109,8 +102,36 @@ final class BpeModel {
                 model.path("fuse_unk").asBoolean(false), model.path("ignore_merges").asBoolean(false));
     }
 
-    private static long pair(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
+    private static void addMerge(Map<String, Integer> vocab, MergeTable merges, int rank, String left, String right,
+                                 HfJson json) {
+        Integer l = vocab.get(left);
+        Integer r = vocab.get(right);
+        Integer merged = vocab.get(left + right);
+        if (l == null || r == null || merged == null) {
+            throw json.error("BPE merge " + rank + " (" + left + ", " + right + ") uses a token not in the vocab");
+        }
+        merges.putIfAbsent(l, r, rank, merged);
+    }
+
+    /**
+     * A byte-level BPE model from a GGUF's arrays (token i has id i; merges "a b" in rank order), without
+     * the JSON detour: a real vocabulary would make a million tree nodes just to be read back.
+     */
+    static BpeModel fromArrays(String[] tokens, String[] mergeLines, boolean ignoreMerges, HfJson json) {
+        Map<String, Integer> vocab = new HashMap<>(tokens.length * 2);
+        for (int id = 0; id < tokens.length; id++) {
+            vocab.put(tokens[id], id); // a repeated token keeps its last id, as llama.cpp's map does
+        }
+        MergeTable merges = new MergeTable(mergeLines.length);
+        for (int rank = 0; rank < mergeLines.length; rank++) {
+            String s = mergeLines[rank];
+            int space = s.indexOf(' ', 1);
+            if (space < 0) {
+                throw json.error("BPE merge " + rank + " \"" + s + "\" is not two tokens separated by a space");
+            }
+            addMerge(vocab, merges, rank, s.substring(0, space), s.substring(space + 1), json);
+        }
+        return new BpeModel(vocab, merges, false, -1, false, ignoreMerges);
     }
 
     Integer tokenToId(String token) {
@@ -198,7 +219,7 @@ final class BpeModel {
             if (right < 0 || id[left] != (int) top[2] || id[right] != (int) top[3]) {
                 continue; // stale: a neighbour changed since the pair was queued
             }
-            id[left] = (int) (merges.get(pair(id[left], id[right])) & 0xFFFFFFFFL);
+            id[left] = (int) (merges.get(id[left], id[right]) & 0xFFFFFFFFL);
             dead[right] = true;
             next[left] = next[right];
             if (next[right] >= 0) {
@@ -228,8 +249,8 @@ final class BpeModel {
     }
 
     private void offer(PriorityQueue<long[]> queue, int[] id, int left, int right) {
-        Long m = merges.get(pair(id[left], id[right]));
-        if (m != null) {
+        long m = merges.get(id[left], id[right]);
+        if (m >= 0) {
             queue.add(new long[]{m >>> 32, left, id[left], id[right]});
         }
     }

@@ -48,25 +48,35 @@ public final class GgufTokenizers {
                 return SentencePieceBpeTokenizer.fromPieces(tokens, scores);
             }
             case "gpt2":
-                return HfTokenizer.fromJson(byteLevelJson(f, tokens), f.path().toString());
+                return byteLevel(f, tokens);
             default:
                 throw new ModelFormatException(f.path() + ": GGUF tokenizer model \"" + model
                         + "\" is not supported (llama and gpt2 are)");
         }
     }
 
-    private static ObjectNode byteLevelJson(GgufFile f, String[] tokens) {
+    /**
+     * The byte-level BPE tokenizer as the tokenizer.json it was converted from would describe it: the
+     * vocabulary and merges straight from the arrays, the rest (added tokens, pre-tokenizer, decoder,
+     * BOS) as a small JSON document through the same reader as tokenizer.json.
+     */
+    private static Tokenizer byteLevel(GgufFile f, String[] tokens) {
         String[] merges = f.array("tokenizer.ggml.merges", String[].class).orElseThrow(() ->
                 new ModelFormatException(f.path() + ": GGUF byte-level BPE tokenizer lacks tokenizer.ggml.merges"));
-        long[] types = f.array("tokenizer.ggml.token_type", long[].class).orElse(null);
         String pre = f.string("tokenizer.ggml.pre").orElse("default");
+        HfJson json = new HfJson(f.path().toString());
+        BpeModel model = BpeModel.fromArrays(tokens, merges, pre.equals("llama-bpe"), json);
+        return HfTokenizer.fromJson(byteLevelJson(f, tokens, pre), json, model);
+    }
+
+    private static ObjectNode byteLevelJson(GgufFile f, String[] tokens, String pre) {
+        long[] types = f.array("tokenizer.ggml.token_type", long[].class).orElse(null);
+        if (types != null && types.length != tokens.length) {
+            throw new ModelFormatException(f.path() + ": GGUF tokenizer has " + tokens.length + " tokens but "
+                    + types.length + " token types");
+        }
         ObjectMapper m = new ObjectMapper();
         ObjectNode root = m.createObjectNode();
-        ObjectNode model = root.putObject("model");
-        model.put("type", "BPE");
-        model.put("byte_fallback", false);
-        model.put("ignore_merges", pre.equals("llama-bpe"));
-        ObjectNode vocab = model.putObject("vocab");
         ArrayNode added = root.putArray("added_tokens");
         for (int id = 0; id < tokens.length; id++) {
             int type = types == null ? 1 : (int) types[id];
@@ -77,11 +87,6 @@ public final class GgufTokenizers {
                 t.put("special", type == TYPE_CONTROL);
                 t.put("normalized", false);
             }
-            vocab.put(tokens[id], id);
-        }
-        ArrayNode ms = model.putArray("merges");
-        for (String merge : merges) {
-            ms.add(merge);
         }
         ObjectNode preTok = root.putObject("pre_tokenizer");
         String split = switch (pre) {

@@ -74,7 +74,11 @@ public final class HfTokenizer implements Tokenizer {
     /** {@code source} names the file in error messages. */
     static HfTokenizer fromJson(JsonNode root, String source) {
         HfJson json = new HfJson(source);
-        BpeModel model = BpeModel.fromJson(json.required(root, "model", "tokenizer.json"), json);
+        return fromJson(root, json, BpeModel.fromJson(json.required(root, "model", "tokenizer.json"), json));
+    }
+
+    /** The tokenizer around a model built elsewhere (a GGUF's arrays); root's "model" is not read. */
+    static HfTokenizer fromJson(JsonNode root, HfJson json, BpeModel model) {
         UnaryOperator<String> normalizer = HfNormalizers.fromJson(root.get("normalizer"), json);
         HfPreTokenizer preTokenizer = HfPreTokenizer.fromJson(root.get("pre_tokenizer"), json);
         HfDecoder decoder = HfDecoder.fromJson(root.get("decoder"), json);

@@ -4,6 +4,7 @@ import dev.earlyexit.cli.*;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
@@ -342,6 +343,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         long peakRssMb = peakRssMb();
+        Map<String, List<Map<String, Object>>> calibration = calibrationSummary(model);
 
         BenchReport.ThreadRun only = measured.get(0);
         Map<String, Object> out = switch (mode) {
@@ -353,11 +355,13 @@ public final class BenchCommand implements Callable<Integer> {
         if (text != null) {
             out.put("text", text);
         }
+        out.put("calibration", calibration);
         out.put("peak_rss_mb", peakRssMb);
         out.put("rss_before_load_mb", rssBeforeLoadMb);
         Path reportDir = report != null ? report : mode == BenchMode.ALL ? ReportFolder.timestamped("bench") : null;
         Path reportFile = null;
-        List<ReportTable> tables = BenchReport.tables(measured, text);
+        List<ReportTable> tables = new ArrayList<>(BenchReport.tables(measured, text));
+        tables.add(BenchReport.calibration(calibration, epsilons));
         String heads = (String) (only.earlyExit() != null ? only.earlyExit() : only.speculative()).get("heads");
         List<String> setup = setup(model, heads, prompts, threadCounts, textIds, peakRssMb, rssBeforeLoadMb);
         String heading = "earlyexit bench --mode " + mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
@@ -470,6 +474,18 @@ public final class BenchCommand implements Callable<Integer> {
                 return Arrays.copyOf(ids, Math.min(ids.length, textTokens + 1));
             }
         }
+    }
+
+    /**
+     * The calibration the exit modes ran with, per metric and head: AUROC and the coverage at the bench's
+     * ε under the paper's rule and under the guarantee (at --delta), side by side.
+     */
+    private Map<String, List<Map<String, Object>>> calibrationSummary(LoadedModel model) throws IOException {
+        HeadSet heads = exitOptions.headSet(model);
+        Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
+        ThresholdRule rule = exitOptions.rule();
+        ThresholdRule guarantee = rule.kind() == ThresholdRule.Kind.GUARANTEE ? rule : ThresholdRule.DEFAULT;
+        return cal.summary(epsilons, guarantee);
     }
 
     /** The text scored under the full model and at every ε, in one pass of model and heads per window. */

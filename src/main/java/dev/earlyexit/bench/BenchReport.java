@@ -233,6 +233,32 @@ public final class BenchReport {
         return t;
     }
 
+    /**
+     * Per metric and head: AUROC of confidence against agreement with the model, and the coverage at each
+     * ε under the paper's rule and under the guarantee, side by side (what the guarantee costs).
+     */
+    static ReportTable calibration(Map<String, List<Map<String, Object>>> summary, double[] epsilons) {
+        ReportTable t = new ReportTable("calibration", "Calibration per head: AUROC, and the share of tokens that "
+                + "would exit at each ε under the paper's rule / with the guarantee")
+                .column("metric", "metric").column("layer", "layer").column("accuracy", "agreement with the model")
+                .column("auroc", "AUROC");
+        for (double eps : epsilons) {
+            t.column("coverage_" + eps, "coverage ε " + eps + " (paper / guarantee)");
+        }
+        summary.forEach((metric, rows) -> {
+            for (Map<String, Object> row : rows) {
+                List<Object> cells = new ArrayList<>(List.of(metric, row.get("layer"), row.get("accuracy"),
+                        String.valueOf(row.get("auroc"))));
+                for (double eps : epsilons) {
+                    String key = Double.toString(eps);
+                    cells.add(map(row, "coverage_paper").get(key) + " / " + map(row, "coverage_guarantee").get(key));
+                }
+                t.row(cells.toArray());
+            }
+        });
+        return t;
+    }
+
     /** ε (and KV fill when there is one), one count column per exit layer, and the total. */
     private static ReportTable exits(String name, String title, List<Map<String, Object>> rows, long tokens) {
         List<String> layers = exitLabels(rows);

@@ -101,6 +101,42 @@ public final class Calibration {
         return c;
     }
 
+    /**
+     * Per metric, one row per head: its layer, the share of tokens where it agrees with the model
+     * ({@code accuracy}), the AUROC of confidence against agreement, and the coverage (share of tokens
+     * that would exit) at each ε under the paper's rule and under {@code guarantee}, side by side.
+     * {@code calibrate} prints it and {@code bench} puts it in its report.
+     */
+    public Map<String, List<Map<String, Object>>> summary(double[] epsilons, ThresholdRule guarantee) {
+        Map<String, List<Map<String, Object>>> perMetric = new LinkedHashMap<>();
+        for (String metric : metrics()) {
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (int k = 0; k < layers.length; k++) {
+                ThresholdCurve c = curve(metric, k);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("layer", layers[k]);
+                row.put("accuracy", round4(c.accuracy()));
+                double auroc = c.auroc();
+                row.put("auroc", Double.isNaN(auroc) ? null : round4(auroc));
+                Map<String, Object> paper = new LinkedHashMap<>();
+                Map<String, Object> guaranteed = new LinkedHashMap<>();
+                for (double eps : epsilons) {
+                    paper.put(Double.toString(eps), round4(c.coverage(eps)));
+                    guaranteed.put(Double.toString(eps), round4(c.coverage(eps, guarantee)));
+                }
+                row.put("coverage_paper", paper);
+                row.put("coverage_guarantee", guaranteed);
+                rows.add(row);
+            }
+            perMetric.put(metric, rows);
+        }
+        return perMetric;
+    }
+
+    private static double round4(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+
     /** τ per head for ε by the paper's rule: exit at head k when confidence >= τ[k]; +∞ never exits. */
     public double[] thresholds(String metric, double epsilon) {
         return thresholds(metric, epsilon, ThresholdRule.PAPER);

@@ -131,30 +131,21 @@ final class CalibrateCommand implements Callable<Integer> {
         }
         o.put("seconds", GenerateCommand.round(seconds));
         Map<String, Object> perMetric = new LinkedHashMap<>();
+        ThresholdRule guarantee = rule.kind() == ThresholdRule.Kind.GUARANTEE ? rule : ThresholdRule.DEFAULT;
+        Map<String, List<Map<String, Object>>> summary = cal.summary(Calibration.REPORTED_EPSILONS, guarantee);
         for (ConfidenceMetric metric : metrics) {
             List<Map<String, Object>> rows = new ArrayList<>();
             for (int k = 0; k < heads.size(); k++) {
                 ThresholdCurve c = cal.curve(metric.id(), k);
-                Map<String, Object> row = new LinkedHashMap<>();
-                row.put("layer", heads.head(k).layer());
-                row.put("accuracy", GenerateCommand.round(c.accuracy()));
-                double auroc = c.auroc();
-                row.put("auroc", Double.isNaN(auroc) ? null : GenerateCommand.round(auroc));
+                Map<String, Object> row = new LinkedHashMap<>(summary.get(metric.id()).get(k));
                 Map<String, Object> thr = new LinkedHashMap<>();
                 Map<String, Object> cov = new LinkedHashMap<>();
-                Map<String, Object> covPaper = new LinkedHashMap<>();
-                Map<String, Object> covGuarantee = new LinkedHashMap<>();
-                ThresholdRule guarantee = rule.kind() == ThresholdRule.Kind.GUARANTEE ? rule : ThresholdRule.DEFAULT;
                 for (double eps : Calibration.REPORTED_EPSILONS) {
                     thr.put(Double.toString(eps), finite(c.threshold(eps, rule)));
                     cov.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps, rule)));
-                    covPaper.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps)));
-                    covGuarantee.put(Double.toString(eps), GenerateCommand.round(c.coverage(eps, guarantee)));
                 }
                 row.put("threshold", thr);
                 row.put("coverage", cov);
-                row.put("coverage_paper", covPaper);
-                row.put("coverage_guarantee", covGuarantee);
                 rows.add(row);
             }
             perMetric.put(metric.id(), rows);

@@ -86,6 +86,20 @@ class BenchReportTest {
     }
 
     @Test
+    void theCalibrationTablePutsBothRulesCoverageSideBySide() {
+        dev.earlyexit.calibration.Calibration cal = new dev.earlyexit.calibration.Calibration("sha256:x", "m", "h",
+                new int[] {3}, 4, Map.of("softmax", new dev.earlyexit.calibration.ThresholdCurve[] {
+                        dev.earlyexit.calibration.ThresholdCurve.of(new double[] {0.1, 0.5, 0.9, 0.95},
+                                new boolean[] {false, true, true, true})}), Map.of());
+        double[] eps = {0.5, 0.9};
+        ReportTable t = BenchReport.calibration(cal.summary(eps, dev.earlyexit.calibration.ThresholdRule.DEFAULT), eps);
+        String md = t.toMarkdown();
+        assertThat(md).contains("AUROC").contains("coverage ε 0.5 (paper / guarantee)").contains("| softmax | 3 |");
+        // the paper's rule lets 3 of 4 tokens exit at 0.5; with four tokens no lower bound reaches 0.5
+        assertThat(md).contains("0.75 / 0.0");
+    }
+
+    @Test
     void onlyWhatWasMeasuredIsReported() {
         List<BenchReport.ThreadRun> dssdOnly = List.of(new BenchReport.ThreadRun(2, null, speculative()));
         assertThat(BenchReport.tables(dssdOnly, null)).extracting(ReportTable::name).containsExactly("speed", "dssd");

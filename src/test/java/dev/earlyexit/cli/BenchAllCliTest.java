@@ -67,7 +67,7 @@ class BenchAllCliTest {
         String md = Files.readString(report.resolve("report.md"));
         assertThat(md).contains("- machine: ").contains("cores, Java ").contains("- threads: 1, 2")
                 .contains("| threads | method | setting | tokens/s | speed-up |").contains("![Score vs epsilon](score-vs-epsilon.png)")
-                .contains("CSV: `text-quality.csv`");
+                .contains("CSV: `text-quality.csv`").contains("## Calibration per head: AUROC").contains("CSV: `calibration.csv`");
 
         JsonNode j = new ObjectMapper().readTree(report.resolve("results.json").toFile());
         assertThat(j.get("mode").asText()).isEqualTo("all");

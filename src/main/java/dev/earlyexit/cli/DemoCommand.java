@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -88,11 +89,14 @@ final class DemoCommand implements Callable<Integer> {
             common.addAll(List.of("--threads", modelOptions.threads.toString()));
         }
 
+        Path dir = out != null ? out : ReportFolder.timestamped("demo");
+        Files.createDirectories(dir);
+
         // 1. Heads: reuse what train-heads stored beside the model, else train the cheap subset kind once.
         Path headsFile = ExitHeads.findDefault(model.source()).orElse(null);
         if (headsFile == null) {
-            stdout.println("== training exit heads (once; later runs reuse them)");
-            run("train-heads", common, "--kind", "subset", "--samples", "20", "--steps", "1500");
+            stdout.println("== training exit heads (once; later runs reuse them; log: " + dir.resolve("train-heads.log") + ")");
+            run(dir.resolve("train-heads.log"), "train-heads", common, "--kind", "subset", "--samples", "20", "--steps", "1500");
             headsFile = ExitHeads.defaultPath(model.source(), HeadKind.SUBSET);
         } else {
             stdout.println("== exit heads: " + headsFile);
@@ -104,8 +108,9 @@ final class DemoCommand implements Callable<Integer> {
         // 2. Calibration: one per heads file; made once.
         Path calibration = exitOptions.calibrationPath(model, heads);
         if (!Files.isRegularFile(calibration)) {
-            stdout.println("== calibrating exit thresholds (once)");
-            run("calibrate", common, "--heads", headsFile.toString());
+            stdout.println("== calibrating exit thresholds (once; coverage per head and the held-out check: "
+                    + dir.resolve("calibrate.log") + ")");
+            run(dir.resolve("calibrate.log"), "calibrate", common, "--heads", headsFile.toString());
         } else {
             stdout.println("== calibration: " + calibration);
         }
@@ -197,7 +202,9 @@ final class DemoCommand implements Callable<Integer> {
             }
             report.put("modes", rows);
         }
-        Path dir = writeReport(report, headsFile);
+        writeReport(dir, report, headsFile);
+        stdout.println("\n== summary (" + report.get("threads") + " threads, greedy, median of " + TIMED_RUNS + " runs)");
+        stdout.print(summaryTable(report));
         stdout.println("\nreport: " + dir.resolve("report.md"));
         return 0;
     }
@@ -227,31 +234,28 @@ final class DemoCommand implements Callable<Integer> {
         return sb.append(s.flush()).toString();
     }
 
-    private void run(String command, List<String> common, String... extra) {
+    /** Runs a subcommand with its standard output in {@code log} (progress bars stay on standard error). */
+    private void run(Path log, String command, List<String> common, String... extra) throws IOException {
         List<String> args = new ArrayList<>();
         args.add(command);
         args.addAll(common);
         args.addAll(List.of(extra));
-        int code = Main.run(args.toArray(new String[0]));
+        PrintStream console = System.out;
+        int code;
+        try (PrintStream file = new PrintStream(Files.newOutputStream(log), true, StandardCharsets.UTF_8)) {
+            System.setOut(file);
+            code = Main.run(args.toArray(new String[0]));
+        } finally {
+            System.setOut(console);
+        }
         if (code != 0) {
-            throw new IllegalStateException(command + " failed (exit " + code + ")");
+            throw new IllegalStateException(command + " failed (exit " + code + "); its output: " + log);
         }
     }
 
-    private Path writeReport(Map<String, Object> report, Path headsFile) throws Exception {
-        Path dir = out != null ? out : ReportFolder.timestamped("demo");
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("results.json"), Json.write(report));
-        Path plot = headsFile.resolveSibling(headsFile.getFileName().toString().replaceFirst("\\.safetensors$", ".png"));
-        boolean hasPlot = Files.isRegularFile(plot);
-        if (hasPlot) {
-            Files.copy(plot, dir.resolve("heads-training.png"), StandardCopyOption.REPLACE_EXISTING);
-        }
-        StringBuilder md = new StringBuilder("# earlyexit demo\n\n");
-        md.append("Model `").append(report.get("model")).append("`, heads `").append(report.get("heads"))
-                .append("`, ε ").append(report.get("epsilon")).append(", ").append(report.get("threads"))
-                .append(" threads, greedy.\n\nPrompt: ").append(report.get("prompt")).append("\n\n");
-        md.append("| mode | tokens/s | speed-up | notes |\n| --- | --- | --- | --- |\n");
+    /** The modes' table, as report.md has it. */
+    private static String summaryTable(Map<String, Object> report) {
+        StringBuilder md = new StringBuilder("| mode | tokens/s | speed-up | notes |\n| --- | --- | --- | --- |\n");
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> rows = (List<Map<String, Object>>) report.get("modes");
         for (Map<String, Object> r : rows) {
@@ -265,13 +269,30 @@ final class DemoCommand implements Callable<Integer> {
             md.append("| ").append(r.get("mode")).append(" | ").append(r.get("tokens_per_s")).append(" | ")
                     .append(r.get("speedup")).append("x | ").append(notes).append(" |\n");
         }
+        return md.toString();
+    }
+
+    private void writeReport(Path dir, Map<String, Object> report, Path headsFile) throws Exception {
+        Files.writeString(dir.resolve("results.json"), Json.write(report));
+        Path plot = headsFile.resolveSibling(headsFile.getFileName().toString().replaceFirst("\\.safetensors$", ".png"));
+        boolean hasPlot = Files.isRegularFile(plot);
+        if (hasPlot) {
+            Files.copy(plot, dir.resolve("heads-training.png"), StandardCopyOption.REPLACE_EXISTING);
+        }
+        StringBuilder md = new StringBuilder("# earlyexit demo\n\n");
+        md.append("Model `").append(report.get("model")).append("`, heads `").append(report.get("heads"))
+                .append("`, ε ").append(report.get("epsilon")).append(", ").append(report.get("threads"))
+                .append(" threads, greedy.\n\nPrompt: ").append(report.get("prompt")).append("\n\n");
+        md.append(summaryTable(report));
         md.append("\nFull-model story: ").append(report.get("prompt")).append(report.get("text")).append("\n");
         if (hasPlot) {
             md.append("\n![Exit heads' agreement and entropy during training](heads-training.png)\n");
         }
         md.append("\nAll figures: `results.json`.\n");
+        if (Files.isRegularFile(dir.resolve("calibrate.log"))) {
+            md.append("\nCalibration (coverage per head under both rules, AUROC, held-out check): `calibrate.log`.\n");
+        }
         Files.writeString(dir.resolve("report.md"), md.toString());
-        return dir;
     }
 
     private static final int TIMED_RUNS = 3;

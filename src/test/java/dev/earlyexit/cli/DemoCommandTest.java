@@ -31,7 +31,9 @@ class DemoCommandTest {
                 "--threads", "2", "--out", report.toString());
         assertThat(first.code()).as(first.err()).isZero();
         assertThat(first.out()).contains("== calibrating").contains("== full model").contains("== early exit")
-                .contains("report: ");
+                .contains("== summary").contains("| early-exit |").contains("report: ")
+                .doesNotContain("AUROC"); // calibration detail stays in the report folder
+        assertThat(Files.readString(report.resolve("calibrate.log"))).contains("held-out check").contains("AUROC");
         JsonNode results = new ObjectMapper().readTree(report.resolve("results.json").toFile());
         assertThat(results.get("modes")).hasSizeGreaterThanOrEqualTo(2);
         assertThat(results.get("modes").get(0).get("mode").asText()).isEqualTo("full");

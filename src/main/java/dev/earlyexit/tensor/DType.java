@@ -19,7 +19,17 @@ public enum DType {
      * ggml's Q4_K: 4-bit values, a 6-bit scale and min per 32, two super-scales per 256. Rows whose
      * width is not a multiple of 256 are stored as {@link #Q4_0} (as llama.cpp falls back too).
      */
-    Q4_K("q4_k", 0.5 + 2.0 / 32 + 8.0 / 256);
+    Q4_K("q4_k", 0.5 + 2.0 / 32 + 8.0 / 256),
+    /**
+     * ggml's Q5_K: Q4_K with a fifth bit per value. Rows whose width is not a multiple of 256 are
+     * stored as {@link #Q8} (llama.cpp falls back to Q5_1, which we do not keep).
+     */
+    Q5_K("q5_k", 0.625 + 2.0 / 32 + 8.0 / 256),
+    /**
+     * ggml's Q6_K: 6-bit values, a signed 8-bit scale per 16, one super-scale per 256. Rows whose width
+     * is not a multiple of 256 are stored as {@link #Q8} (as llama.cpp falls back to Q8_0).
+     */
+    Q6_K("q6_k", 0.75 + 1.0 / 16 + 4.0 / 256);
 
     private final String cliName;
     private final double bytesPerWeight;
@@ -50,6 +60,6 @@ public enum DType {
         if (k.equals("int8") || k.equals("q8_0")) { // q8 is ggml's Q8_0 with float32 scales
             return Q8;
         }
-        throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16, q8, q4_0 or q4_k)");
+        throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16, q8, q4_0, q4_k, q5_k or q6_k)");
     }
 }

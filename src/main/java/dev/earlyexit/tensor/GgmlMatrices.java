@@ -19,10 +19,12 @@ public final class GgmlMatrices {
             case Q8_0 -> DType.Q8;
             case Q4_0 -> DType.Q4_0;
             case Q4_K -> DType.Q4_K;
+            case Q5_K -> DType.Q5_K;
+            case Q6_K -> DType.Q6_K;
             case BF16 -> DType.BF16;
             // no kernel of their own yet: requantized to 8 bits per 32 values (error at most 1/254 of a
             // block's largest value, far under their own 2-6-bit error)
-            case Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS -> DType.Q8;
+            case Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS -> DType.Q8;
             // F16 widened exactly
             default -> DType.F32;
         };
@@ -53,6 +55,8 @@ public final class GgmlMatrices {
             case Q8 -> new Q8Matrix(rows, cols);
             case Q4_0 -> new Q40Matrix(rows, cols);
             case Q4_K -> new Q4KMatrix(rows, cols);
+            case Q5_K -> new Q5KMatrix(rows, cols);
+            case Q6_K -> new Q6KMatrix(rows, cols);
             case BF16 -> new BF16Matrix(rows, cols);
             case F32 -> F32Matrix.allocateAligned(rows, cols);
         };
@@ -92,6 +96,38 @@ public final class GgmlMatrices {
         }
     }
 
+    /**
+     * The ggml encoding {@code dtype} keeps a matrix of {@code cols}-wide rows in, or null where it is
+     * no ggml type or the rows are not whole blocks of any it falls back to (then {@link DType#Q8}): Q4_K
+     * rows that are not whole 256-value super-blocks fall back to Q4_0, Q5_K and Q6_K rows to Q8_0.
+     */
+    static GgmlType storedType(DType dtype, int cols) {
+        GgmlType t = switch (dtype) {
+            case Q4_0 -> GgmlType.Q4_0;
+            case Q4_K -> cols % 256 == 0 ? GgmlType.Q4_K : GgmlType.Q4_0;
+            case Q5_K -> cols % 256 == 0 ? GgmlType.Q5_K : GgmlType.Q8_0;
+            case Q6_K -> cols % 256 == 0 ? GgmlType.Q6_K : GgmlType.Q8_0;
+            default -> null;
+        };
+        return t != null && cols % t.blockSize() == 0 ? t : null;
+    }
+
+    /**
+     * The type a GGUF writer stores a 2-D tensor of {@code cols}-wide rows in when asked for {@code type}:
+     * the type itself when the rows are whole blocks of it, else what llama.cpp's quantizer falls back to
+     * for the k-quants we write (Q4_K: Q4_0, as our own storage does; Q5_K and Q6_K: Q8_0).
+     */
+    public static GgmlType writtenType(GgmlType type, int cols) {
+        if (cols % type.blockSize() == 0) {
+            return type;
+        }
+        return switch (type) {
+            case Q4_K -> cols % 32 == 0 ? GgmlType.Q4_0 : GgmlType.F16;
+            case Q5_K, Q6_K -> cols % 32 == 0 ? GgmlType.Q8_0 : GgmlType.F16;
+            default -> type;
+        };
+    }
+
     /** Encodes rows*cols float32 values (row-major, from srcOff) as {@code type}, in ggml's block layout. */
     public static byte[] quantize(GgmlType type, float[] src, int srcOff, int rows, int cols) {
         long bytes = type.bytesFor((long) rows * cols);
@@ -116,6 +152,8 @@ public final class GgmlMatrices {
             case Q8_0 -> GgmlQuantizers.q8_0(src, srcOff, n, out);
             case Q4_0 -> GgmlQuantizers.q4_0(src, srcOff, n, out);
             case Q4_K -> GgmlQuantizers.q4_K(src, srcOff, n, out);
+            case Q5_K -> GgmlQuantizers.q5_K(src, srcOff, n, out);
+            case Q6_K -> GgmlQuantizers.q6_K(src, srcOff, n, out);
             default -> throw new IllegalArgumentException("writing " + type.ggmlName() + " is not supported");
         }
         return out.array();

@@ -90,9 +90,9 @@ public abstract class Matrix {
      * model never needs the float32 model's memory.
      */
     public static Matrix load(DType dtype, int rows, int cols, RowSource source) throws java.io.IOException {
-        if ((dtype == DType.Q4_0 || dtype == DType.Q4_K) && cols % 32 == 0) {
+        GgmlType t = GgmlMatrices.storedType(dtype, cols);
+        if (t != null) {
             // quantized chunk by chunk into ggml's layout, then repacked: no float32 copy of the matrix
-            GgmlType t = dtype == DType.Q4_K && cols % 256 == 0 ? GgmlType.Q4_K : GgmlType.Q4_0;
             byte[] encoded = new byte[Math.toIntExact(t.bytesFor((long) rows * cols))];
             int rowBytes = Math.toIntExact(t.bytesFor(cols));
             int chunkRows = Math.max(1, Math.min(rows, CHUNK_FLOATS / cols));
@@ -111,7 +111,7 @@ public abstract class Matrix {
         }
         int chunkRows = Math.max(1, Math.min(rows, CHUNK_FLOATS / cols));
         float[] chunk = new float[chunkRows * cols];
-        RowSink sink = dtype == DType.BF16 ? new BF16Matrix(rows, cols) : new Q8Matrix(rows, cols); // q4 with odd widths too
+        RowSink sink = dtype == DType.BF16 ? new BF16Matrix(rows, cols) : new Q8Matrix(rows, cols); // q4/q5_k/q6_k with odd widths too
         for (int r = 0; r < rows; r += chunkRows) {
             int n = Math.min(chunkRows, rows - r);
             source.read(r, n, chunk, 0);
@@ -142,12 +142,12 @@ public abstract class Matrix {
             }
             case BF16 -> BF16Matrix.fromFloats(data, rows, cols);
             case Q8 -> Q8Matrix.fromFloats(data, rows, cols);
-            case Q4_0, Q4_K -> {
+            case Q4_0, Q4_K, Q5_K, Q6_K -> {
                 if (data.length != (long) rows * cols) {
                     throw new IllegalArgumentException("matrix data has " + data.length + " values, expected " + rows + "x" + cols);
                 }
-                GgmlType t = dtype == DType.Q4_K && cols % 256 == 0 ? GgmlType.Q4_K : GgmlType.Q4_0;
-                if (cols % 32 != 0) {
+                GgmlType t = GgmlMatrices.storedType(dtype, cols);
+                if (t == null) {
                     yield Q8Matrix.fromFloats(data, rows, cols);
                 }
                 yield GgmlMatrices.of(t, java.nio.ByteBuffer.wrap(GgmlMatrices.quantize(t, data, 0, rows, cols)), rows, cols);

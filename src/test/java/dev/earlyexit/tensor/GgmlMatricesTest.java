@@ -16,7 +16,7 @@ class GgmlMatricesTest {
     @Test
     void kernelsMatchFloatReferenceOfTheSameWeights() {
         Random r = new Random(3);
-        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K}) {
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K}) {
             for (int rows : new int[] {1, 3, 13}) {
                 for (int cols : new int[] {256, 768}) {
                     float[] w = gaussian(r, rows * cols);
@@ -103,7 +103,8 @@ class GgmlMatricesTest {
         int cols = 512;
         float[] w = gaussian(r, rows * cols);
         double[][] limits = {{GgmlType.F32.id(), 0}, {GgmlType.F16.id(), 4e-4}, {GgmlType.BF16.id(), 3e-3},
-                {GgmlType.Q8_0.id(), 8e-3}, {GgmlType.Q4_0.id(), 0.14}, {GgmlType.Q4_K.id(), 0.12}};
+                {GgmlType.Q8_0.id(), 8e-3}, {GgmlType.Q4_0.id(), 0.14}, {GgmlType.Q4_K.id(), 0.12},
+                {GgmlType.Q5_K.id(), 0.06}, {GgmlType.Q6_K.id(), 0.03}};
         for (double[] lim : limits) {
             GgmlType type = GgmlType.byId((int) lim[0]);
             byte[] enc = GgmlMatrices.quantize(type, w, 0, rows, cols);
@@ -115,6 +116,7 @@ class GgmlMatricesTest {
                 se += (back[i] - w[i]) * (double) (back[i] - w[i]);
             }
             double rmse = Math.sqrt(se / w.length);
+            System.out.printf(java.util.Locale.ROOT, "%s rmse on unit gaussians %.5f%n", type, rmse);
             assertThat(rmse).as("%s rmse on unit gaussians", type).isLessThanOrEqualTo(lim[1]);
         }
     }
@@ -128,6 +130,17 @@ class GgmlMatricesTest {
         // widths that are not whole blocks fall back: q4_K to q4_0 (288 = 9 x 32), anything else to q8
         assertThat(Matrix.of(DType.Q4_K, gaussian(r, 4 * 288), 4, 288).dtype()).isEqualTo(DType.Q4_0);
         assertThat(Matrix.of(DType.Q4_0, gaussian(r, 4 * 30), 4, 30).dtype()).isEqualTo(DType.Q8);
+        assertThat(Matrix.of(DType.Q5_K, w, 4, 512).dtype()).isEqualTo(DType.Q5_K);
+        assertThat(Matrix.of(DType.Q6_K, w, 4, 512).dtype()).isEqualTo(DType.Q6_K);
+        // q5_K and q6_K rows that are not whole super-blocks are kept as 8-bit (llama.cpp: Q5_1, Q8_0)
+        assertThat(Matrix.of(DType.Q5_K, gaussian(r, 4 * 288), 4, 288).dtype()).isEqualTo(DType.Q8);
+        assertThat(Matrix.of(DType.Q6_K, gaussian(r, 4 * 288), 4, 288).dtype()).isEqualTo(DType.Q8);
+        assertThat(GgmlMatrices.writtenType(GgmlType.Q6_K, 288)).isEqualTo(GgmlType.Q8_0);
+        assertThat(GgmlMatrices.writtenType(GgmlType.Q5_K, 288)).isEqualTo(GgmlType.Q8_0);
+        assertThat(GgmlMatrices.writtenType(GgmlType.Q4_K, 288)).isEqualTo(GgmlType.Q4_0);
+        assertThat(GgmlMatrices.writtenType(GgmlType.Q6_K, 768)).isEqualTo(GgmlType.Q6_K);
+        assertThat(DType.parse("q6_k")).isEqualTo(DType.Q6_K);
+        assertThat(DType.parse("q5_K")).isEqualTo(DType.Q5_K);
         assertThat(DType.parse("q4_k")).isEqualTo(DType.Q4_K);
         assertThat(DType.parse("q4_0")).isEqualTo(DType.Q4_0);
     }

@@ -31,7 +31,7 @@ final class ConvertCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--type", defaultValue = "f16", paramLabel = "T",
-            description = "GGUF weight type of the 2-D tensors: f32, f16, bf16, q8_0, q4_0, q4_k (default: ${DEFAULT-VALUE}; norms stay f32).")
+            description = "GGUF weight type of the 2-D tensors: f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k (default: ${DEFAULT-VALUE}; norms stay f32; k-quant rows that are not whole 256-value super-blocks are written as q4_0 for q4_k, q8_0 for q5_k and q6_k).")
     String type;
 
     @Option(names = "--verbose", description = "Show stack traces on errors.")
@@ -74,8 +74,9 @@ final class ConvertCommand implements Callable<Integer> {
             case "q8_0" -> GgmlType.Q8_0;
             case "q4_0" -> GgmlType.Q4_0;
             case "q4_k" -> GgmlType.Q4_K;
-            case "q6_k" -> throw new IllegalArgumentException("--type q6_k: writing Q6_K is not supported yet (no quantizer)");
-            default -> throw new IllegalArgumentException("--type " + type + ": not one of f32, f16, bf16, q8_0, q4_0, q4_k");
+            case "q5_k" -> GgmlType.Q5_K;
+            case "q6_k" -> GgmlType.Q6_K;
+            default -> throw new IllegalArgumentException("--type " + type + ": not one of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k");
         };
         if (Files.isDirectory(out)) {
             throw new IllegalArgumentException("output path " + out + " is a directory");

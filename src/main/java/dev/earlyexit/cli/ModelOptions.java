@@ -25,7 +25,7 @@ public final class ModelOptions {
     public Path tokenizer;
 
     @Option(names = "--dtype", defaultValue = "f32", converter = DTypeConverter.class, paramLabel = "D",
-            description = "Weight storage in memory: f32, bf16, q8 (ggml Q8_0: 8-bit, a scale per 32), q4_0 or q4_k (ggml 4-bit types, our quantizers) (default: ${DEFAULT-VALUE}).")
+            description = "Weight storage in memory: f32, bf16, q8 (ggml Q8_0: 8-bit, a scale per 32), q4_0, q4_k, q5_k or q6_k (ggml 4-6-bit types, our quantizers) (default: ${DEFAULT-VALUE}).")
     public DType dtype;
 
     @Option(names = "--context", paramLabel = "N", defaultValue = "0",

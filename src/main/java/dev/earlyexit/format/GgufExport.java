@@ -122,6 +122,6 @@ public final class GgufExport {
             }
             m.row(first + src, rows, r * cols);
         }
-        return GgmlMatrices.quantize(type, rows, 0, n, cols);
+        return GgmlMatrices.quantize(GgmlMatrices.writtenType(type, cols), rows, 0, n, cols); // GgufWriter.tensor: same type
     }
 }

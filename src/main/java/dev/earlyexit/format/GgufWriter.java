@@ -1,5 +1,6 @@
 package dev.earlyexit.format;
 
+import dev.earlyexit.tensor.GgmlMatrices;
 import dev.earlyexit.tensor.GgmlType;
 
 import java.io.BufferedOutputStream;
@@ -34,8 +35,16 @@ public final class GgufWriter {
         return this;
     }
 
-    /** {@code dims} innermost first, as GGUF lists them; {@code data} in the type's ggml encoding. */
+    /**
+     * {@code dims} innermost first, as GGUF lists them; {@code data} in the type's ggml encoding. A 2-D
+     * tensor whose rows are not whole blocks of {@code type} is stored as
+     * {@link GgmlMatrices#writtenType} says (a k-quant's fallback, as llama.cpp's quantizer does), and
+     * {@code data} must be in that encoding.
+     */
     public GgufWriter tensor(String name, long[] dims, GgmlType type, byte[] data) {
+        if (dims.length == 2) {
+            type = GgmlMatrices.writtenType(type, Math.toIntExact(dims[0]));
+        }
         long n = 1;
         for (long d : dims) {
             n *= d;

@@ -5,8 +5,13 @@
 //       one JSON line: {"file", "texts": [...], "ids": [[...]]} (each non-empty line, no BOS, no special-token parsing)
 //   node scripts/llamacpp-reference.mjs greedy FILE.gguf "prompt" [tokens=32]
 //       one JSON line: {"file", "prompt", "prompt_ids" (BOS first), "ids"} greedy, 1 thread
+//   node scripts/llamacpp-reference.mjs top5 FILE.gguf PROMPTFILE [tokens=64]
+//       per non-empty line of PROMPTFILE, one JSON line: {"file", "sha256" (of FILE), "prompt", "prompt_ids",
+//       "ids" (greedy, 1 thread), "top5" (per generated position llama.cpp's five most probable next tokens
+//       as [id, probability], softmax at temperature 1)}: ../shared/reference/gguf/llamacpp_greedy.jsonl's format
 import {createRequire} from "module";
 import {readFileSync} from "fs";
+import {createHash} from "crypto";
 const require = createRequire(process.env.NODE_PATH ? process.env.NODE_PATH + "/" : import.meta.url);
 const {getLlama} = await import(require.resolve("node-llama-cpp"));
 const [cmd, path, arg, extra] = process.argv.slice(2);
@@ -27,8 +32,25 @@ if (cmd === "tokenize") {
     if (ids.length >= Number(extra ?? 32)) break;
   }
   console.log(JSON.stringify({file, prompt: arg, prompt_ids: Array.from(prompt), ids}));
+} else if (cmd === "top5") {
+  const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
+  const prompts = readFileSync(arg, "utf8").split("\n").filter(l => l.trim().length > 0);
+  for (const text of prompts) {
+    const ctx = await model.createContext({contextSize: 512, threads: 1});
+    const seq = ctx.getSequence();
+    const prompt = [...(model.tokens.bos == null ? [] : [model.tokens.bos]), ...model.tokenize(text, false)];
+    const ids = [];
+    const top5 = [];
+    for await (const o of seq.evaluateWithMetadata(prompt, {probabilities: true}, {temperature: 0})) {
+      ids.push(o.token);
+      top5.push([...o.probabilities.entries()].slice(0, 5).map(([id, p]) => [id, Number(p.toFixed(6))]));
+      if (ids.length >= Number(extra ?? 64)) break;
+    }
+    console.log(JSON.stringify({file, sha256, prompt: text, prompt_ids: Array.from(prompt), ids, top5}));
+    await ctx.dispose();
+  }
 } else {
-  console.error("usage: tokenize FILE TEXT [n] | greedy FILE PROMPT [n]");
+  console.error("usage: tokenize FILE TEXT [n] | greedy FILE PROMPT [n] | top5 FILE PROMPTFILE [n]");
   process.exit(2);
 }
 process.exit(0);

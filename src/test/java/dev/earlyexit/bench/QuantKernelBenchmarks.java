@@ -13,7 +13,7 @@ import java.util.Random;
 
 /**
  * Kernels at Llama-3.2-1B's shapes: a 2048 x 2048 projection (attention q/o) and a 8192 x 2048 one
- * (ffn gate/up), per storage type (ggml's Q8_0 as q8, Q4_0, Q4_K, and bf16 for reference), as a
+ * (ffn gate/up), per storage type (ggml's Q8_0 as q8, Q4_0, Q4_K, Q5_K, Q6_K, and bf16 for reference), as a
  * matrix-vector product (tokens = 1, decode) and a block of 8 rows (verification / prefill).
  * Divide {@code Matrix.bytes()} (printed once at setup) by the time for GB/s.
  */
@@ -22,7 +22,7 @@ public class QuantKernelBenchmarks extends StoriesBenchmarkDefaults {
     @Param({"8192x2048", "2048x2048"})
     public String shape;
 
-    @Param({"bf16", "q8", "q4_0", "q4_k"})
+    @Param({"bf16", "q8", "q4_0", "q4_k", "q5_k", "q6_k"})
     public String dtype;
 
     @Param({"1", "8"})

@@ -20,7 +20,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.IntStream;
 import java.util.concurrent.ExecutionException;
@@ -38,8 +42,12 @@ public final class GgufCheckpoint {
     private GgufCheckpoint() {
     }
 
+    /**
+     * @param conversions how tensors whose type has no kernel of its own are stored, one phrase per case
+     *                    (e.g. "q5_1 as q8"); empty when every tensor stays in its own encoding
+     */
     public record Loaded(ModelConfig config, ModelWeights weights, Tokenizer tokenizerOrNull,
-                         Optional<String> chatTemplate, GgufFile file) {
+                         Optional<String> chatTemplate, GgufFile file, List<String> conversions) {
     }
 
     public static Loaded load(Path path) throws IOException {
@@ -52,8 +60,9 @@ public final class GgufCheckpoint {
             t.setDaemon(true);
             t.start();
             ModelWeights w;
+            Reader reader = new Reader(f, c);
             try {
-                w = new Reader(f, c).weights();
+                w = reader.weights();
             } catch (IOException | RuntimeException e) {
                 tokenizer.cancel(true);
                 throw e;
@@ -63,7 +72,7 @@ public final class GgufCheckpoint {
                 throw new ModelFormatException(path + ": the tokenizer has " + tok.vocabSize()
                         + " tokens but the model only " + c.vocabSize() + " rows of embedding");
             }
-            return new Loaded(c, w, tok, f.string("tokenizer.chat_template"), f);
+            return new Loaded(c, w, tok, f.string("tokenizer.chat_template"), f, List.copyOf(new TreeSet<>(reader.conversions)));
         } finally {
             f.close(); // mapped buffers stay valid after the channel closes
         }
@@ -180,6 +189,7 @@ public final class GgufCheckpoint {
         final ModelConfig c;
         /** Chunk buffers, one per thread loading at the same time, handed back after each tensor. */
         private final ConcurrentLinkedQueue<ByteBuffer> freeChunks = new ConcurrentLinkedQueue<>();
+        final Set<String> conversions = ConcurrentHashMap.newKeySet();
 
         Reader(GgufFile f, ModelConfig c) {
             this.f = f;
@@ -214,8 +224,9 @@ public final class GgufCheckpoint {
         }
 
         /**
-         * Row blocks stacked into one matrix (q|k|v, gate|up), in the first one's kernel type (a Q4_K_M
-         * file's v in Q6_K joins its q and k in Q4_K). The bytes are read a chunk of rows at a time into one
+         * Row blocks stacked into one matrix (q|k|v, gate|up), in their kernel type; blocks of different
+         * types (a Q4_K_M file's v in Q6_K with q and k in Q4_K) share q8 storage, which holds each of
+         * them within 1/254 of a block's largest value (requantizing v to Q4_K would lose two bits). The bytes are read a chunk of rows at a time into one
          * reused buffer and repacked straight into the matrix: no tensor stays mapped or is copied whole,
          * so the weights are in memory once.
          */
@@ -228,7 +239,20 @@ public final class GgufCheckpoint {
             }
             ByteBuffer chunk = freeChunks.poll();
             try {
-                Matrix m = GgmlMatrices.allocate(ts[0].type(), total, cols);
+                GgmlType storage = ts[0].type();
+                for (GgufFile.TensorInfo t : ts) {
+                    if (GgmlMatrices.kernelTypeFor(t.type()) != GgmlMatrices.kernelTypeFor(storage)) {
+                        storage = GgmlType.Q8_0;
+                    }
+                }
+                Matrix m = GgmlMatrices.allocate(storage, total, cols);
+                for (GgufFile.TensorInfo t : ts) {
+                    boolean fusedAway = GgmlMatrices.kernelTypeFor(t.type()) != m.dtype();
+                    if (fusedAway || !GgmlMatrices.keptAsIs(t.type())) {
+                        conversions.add(t.type().ggmlName() + " as " + m.dtype().cliName()
+                                + (fusedAway ? " (fused with another type)" : ""));
+                    }
+                }
                 int firstRow = 0;
                 for (int i = 0; i < ts.length; i++) {
                     long rowBytes = ts[i].type().bytesFor(cols);

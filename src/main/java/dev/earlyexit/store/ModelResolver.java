@@ -91,6 +91,10 @@ public final class ModelResolver {
         // A .gguf name without the magic still goes to the GGUF reader, which says what is wrong with it.
         if (GgufFile.hasMagic(path) || path.getFileName().toString().endsWith(".gguf")) {
             GgufCheckpoint.Loaded g = GgufCheckpoint.load(path);
+            if (!g.conversions().isEmpty()) {
+                log.println(path.getFileName() + ": tensors without a kernel of their own type load as: "
+                        + String.join(", ", g.conversions()));
+            }
             Tokenizer tok = tokenizerOverride != null ? tokenizer(tokenizerOverride, null) : g.tokenizerOrNull();
             return new LoadedModel(g.config(), g.weights(), tok, path, g.chatTemplate().orElse(null));
         }

@@ -30,6 +30,14 @@ public final class GgmlMatrices {
         };
     }
 
+    /** Whether a kernel reads this type's own encoding (the others are converted at load). */
+    public static boolean keptAsIs(GgmlType type) {
+        return switch (type) {
+            case Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, BF16, F32 -> true;
+            default -> false;
+        };
+    }
+
     /**
      * A [rows, cols] matrix from {@code data}, which holds exactly rows * cols values of {@code type}
      * (row-major, each row a whole number of blocks), little-endian, from its position.

@@ -99,6 +99,39 @@ public class GgufFileTest {
         assertThat(loaded.tokenizerOrNull()).isNull();
     }
 
+    @Test
+    void fusedTensorsOfDifferentTypesShareQ8AndTheLoaderSaysSo() throws Exception {
+        Path f = dir.resolve("mixed.gguf");
+        float[] v = new float[32 * 32];
+        Random rnd = new Random(11);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rnd.nextGaussian() * 0.2f;
+        }
+        // as a Q4_K_M file has them: q and k in one type, v in a more precise one
+        tinyLlama(GgmlType.Q4_0, "blk.0.attn_v.weight")
+                .tensor("blk.0.attn_v.weight", new long[]{32, 32}, GgmlType.Q8_0, GgmlMatrices.quantize(GgmlType.Q8_0, v, 0, 32, 32))
+                .write(f);
+        var loaded = GgufCheckpoint.load(f);
+        var wqkv = loaded.weights().layers()[0].wqkv();
+        assertThat(wqkv.dtype()).isEqualTo(dev.earlyexit.tensor.DType.Q8);
+        assertThat(loaded.conversions()).containsExactly("q4_0 as q8 (fused with another type)");
+        float[] expected = new float[32 * 32];
+        dev.earlyexit.tensor.GgmlDequant.dequantize(GgmlType.Q8_0,
+                java.nio.ByteBuffer.wrap(GgmlMatrices.quantize(GgmlType.Q8_0, v, 0, 32, 32)), expected, 0, expected.length);
+        float[] row = new float[32];
+        for (int r = 0; r < 32; r++) {
+            wqkv.row(64 + r, row, 0); // v's rows follow q's and k's 32 each
+            for (int c = 0; c < 32; c++) {
+                assertThat(row[c]).isEqualTo(expected[r * 32 + c]); // Q8_0 kept exactly
+            }
+        }
+
+        Path f16 = dir.resolve("f16.gguf");
+        tinyLlama(GgmlType.F16).write(f16);
+        assertThat(GgufCheckpoint.load(f16).conversions()).containsExactly("f16 as f32");
+        assertThat(GgufCheckpoint.load(written()).conversions()).isEmpty(); // f32 is kept as it is
+    }
+
     private Path written() throws Exception {
         Path f = dir.resolve("ok.gguf");
         tinyLlama(GgmlType.F32).write(f);

@@ -9,8 +9,13 @@
 //       per non-empty line of PROMPTFILE, one JSON line: {"file", "sha256" (of FILE), "prompt", "prompt_ids",
 //       "ids" (greedy, 1 thread), "top5" (per generated position llama.cpp's five most probable next tokens
 //       as [id, probability], softmax at temperature 1)}: ../shared/reference/gguf/llamacpp_greedy.jsonl's format
+//   node scripts/llamacpp-reference.mjs logprobs FILE.gguf IDS OUT.f32
+//       evaluates the comma-separated IDS as given (no BOS) in one batch and writes, for every position,
+//       the log-probability of every vocabulary entry for the next token (float32 little-endian,
+//       [positions, vocab]): log of llama.cpp's softmax of its raw logits (greedy sampler: nothing
+//       truncated or penalised); prints one JSON line {"file", "ids", "vocab", "out"}
 import {createRequire} from "module";
-import {readFileSync} from "fs";
+import {readFileSync, writeFileSync} from "fs";
 import {createHash} from "crypto";
 const require = createRequire(process.env.NODE_PATH ? process.env.NODE_PATH + "/" : import.meta.url);
 const {getLlama} = await import(require.resolve("node-llama-cpp"));
@@ -49,8 +54,22 @@ if (cmd === "tokenize") {
     console.log(JSON.stringify({file, sha256, prompt: text, prompt_ids: Array.from(prompt), ids, top5}));
     await ctx.dispose();
   }
+} else if (cmd === "logprobs") {
+  const ids = arg.split(",").map(Number);
+  const ctx = await model.createContext({contextSize: Math.max(64, ids.length), threads: 1,
+    experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",
+    flashAttention: false}); // float32 K and V; CPU flash attention would round to f16 inside
+  const seq = ctx.getSequence();
+  const out = await seq.controlledEvaluate(ids.map(t => [t, {generateNext: {probabilities: true}}]));
+  const n = out[0].next.probabilities.size; // every vocabulary entry: the greedy sampler keeps them all
+  const logp = new Float32Array(ids.length * n).fill(-Infinity);
+  out.forEach((o, pos) => {
+    for (const [token, p] of o.next.probabilities) logp[pos * n + token] = Math.log(p);
+  });
+  writeFileSync(extra, Buffer.from(logp.buffer));
+  console.log(JSON.stringify({file, ids, vocab: n, out: extra}));
 } else {
-  console.error("usage: tokenize FILE TEXT [n] | greedy FILE PROMPT [n] | top5 FILE PROMPTFILE [n]");
+  console.error("usage: tokenize FILE TEXT [n] | greedy FILE PROMPT [n] | top5 FILE PROMPTFILE [n] | logprobs FILE IDS OUT.f32");
   process.exit(2);
 }
 process.exit(0);

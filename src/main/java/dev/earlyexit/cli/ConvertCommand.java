@@ -18,7 +18,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "convert", mixinStandardHelpOptions = true,
         description = {"Write a llama2.c model as a Hugging Face directory (config.json, model.safetensors, tokenizer.json),",
-                "or, with --out FILE.gguf, any Llama-shaped model (llama2.c, Llama, Mistral, Qwen2) as a GGUF file llama.cpp loads."})
+                "or, with --out FILE.gguf, any supported model as a GGUF file llama.cpp loads (architectures llama, qwen2,",
+                "qwen3, phi3, gpt2, phi2, gptneox; the tokenizer in the metadata, a synthetic byte vocabulary when there is none)."})
 final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "stories15M", paramLabel = "M",
             description = "Model: alias, llama2.c .bin, Hugging Face directory or .gguf (default: ${DEFAULT-VALUE}).")
@@ -66,6 +67,12 @@ final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** general.name as llama.cpp's converter writes it: the model directory's (or file's) name. */
+    private static String modelName(Path source) {
+        Path f = source.toAbsolutePath().normalize().getFileName();
+        return f == null ? null : f.toString().replaceFirst("\\.(bin|gguf)$", "");
+    }
+
     private int writeGguf() throws Exception {
         GgmlType t = switch (type.toLowerCase(java.util.Locale.ROOT)) {
             case "f32" -> GgmlType.F32;
@@ -84,9 +91,14 @@ final class ConvertCommand implements Callable<Integer> {
         // context -1 keeps the model's own context length in the file (capped only when it runs)
         LoadedModel m = new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, DType.F32, -1);
         Path tmp = out.resolveSibling(out.getFileName() + ".partial");
-        GgufExport.write(m.config(), m.weights(), m.tokenizerOrNull(), t, tmp);
+        GgufExport.Written w = GgufExport.write(m.config(), m.weights(), m.tokenizerOrNull(), m.chatTemplateOrNull(),
+                modelName(m.source()), t, tmp);
         Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        System.err.println("wrote " + out + " (" + t.ggmlName() + ")");
+        if (w.syntheticVocabulary()) {
+            System.err.println("the model has no tokenizer: wrote a synthetic byte-level vocabulary of "
+                    + m.config().vocabSize() + " tokens (one per byte, no merges) so that llama.cpp loads the file");
+        }
+        System.err.println("wrote " + out + " (" + w.architecture() + ", " + t.ggmlName() + ")");
         System.out.println(out);
         return 0;
     }

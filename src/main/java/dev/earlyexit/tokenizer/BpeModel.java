@@ -147,6 +147,23 @@ final class BpeModel {
         return idToToken.length - 1;
     }
 
+    boolean byteFallback() {
+        return byteFallback;
+    }
+
+    /** The merges as "left right", lowest rank first (duplicates of an earlier pair left out). */
+    String[] mergesInRankOrder() {
+        long[][] byRank = new long[merges.size()][];
+        int[] i = {0};
+        merges.forEach((left, right, r, merged) -> byRank[i[0]++] = new long[]{r, left, right});
+        java.util.Arrays.sort(byRank, (a, b) -> Long.compare(a[0], b[0]));
+        String[] out = new String[byRank.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = idToToken[(int) byRank[k][1]] + " " + idToToken[(int) byRank[k][2]];
+        }
+        return out;
+    }
+
     void encodeWord(String word, IntList out) {
         if (word.isEmpty()) {
             return;

@@ -21,6 +21,11 @@ final class ByteLevelAlphabet {
     private ByteLevelAlphabet() {
     }
 
+    /** Byte b's character. */
+    static char charOf(int b) {
+        return BYTE_TO_CHAR[b];
+    }
+
     /** The UTF-8 bytes of s, each as its alphabet character. */
     static String encode(String s) {
         byte[] bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -38,11 +38,23 @@ public final class HfTokenizer implements Tokenizer {
     private final int bosId;
     private final int eosId;
     private final boolean specialTokensAsText;
+    /** The added tokens as tokenizer.json lists them (content not normalized). */
+    private final List<AddedTokens.Token> addedTokens;
+    /** What the pre-tokenizer is, in llama.cpp's terms (for writing the tokenizer into GGUF). */
+    private final PreTokenizerKind preKind;
+
+    /**
+     * The pre-tokenizer in llama.cpp's terms: {@code byteLevel} when it maps bytes to GPT-2's alphabet
+     * (a ByteLevel step), {@code ggufPre} the {@code tokenizer.ggml.pre} name of its split when it is one
+     * llama.cpp knows (null otherwise), {@code description} the split regexes for error messages.
+     */
+    record PreTokenizerKind(boolean byteLevel, String ggufPre, String description) {
+    }
 
     private HfTokenizer(BpeModel model, UnaryOperator<String> normalizer, HfPreTokenizer preTokenizer,
                         HfDecoder decoder, AddedTokens rawAddedTokens, AddedTokens normalizedAddedTokens,
                         Map<Integer, String> addedById, int vocabSize, int bosId, int eosId,
-                        boolean specialTokensAsText) {
+                        boolean specialTokensAsText, List<AddedTokens.Token> addedTokens, PreTokenizerKind preKind) {
         this.model = model;
         this.normalizer = normalizer;
         this.preTokenizer = preTokenizer;
@@ -54,6 +66,8 @@ public final class HfTokenizer implements Tokenizer {
         this.bosId = bosId;
         this.eosId = eosId;
         this.specialTokensAsText = specialTokensAsText;
+        this.addedTokens = List.copyOf(addedTokens);
+        this.preKind = preKind;
     }
 
     public static HfTokenizer load(Path file) {
@@ -85,6 +99,7 @@ public final class HfTokenizer implements Tokenizer {
 
         List<AddedTokens.Token> raw = new ArrayList<>();
         List<AddedTokens.Token> normalized = new ArrayList<>();
+        List<AddedTokens.Token> all = new ArrayList<>();
         Map<Integer, String> addedById = new HashMap<>();
         Map<String, Integer> specialIds = new HashMap<>();
         int maxId = model.maxId();
@@ -102,6 +117,7 @@ public final class HfTokenizer implements Tokenizer {
                         t.path("special").asBoolean(false), t.path("single_word").asBoolean(false),
                         t.path("lstrip").asBoolean(false), t.path("rstrip").asBoolean(false),
                         t.path("normalized").asBoolean(!t.path("special").asBoolean(false)));
+                all.add(token);
                 if (token.normalized()) {
                     // HF matches these in normalized text, so their content is normalized too.
                     normalized.add(new AddedTokens.Token(token.id(), normalizer.apply(token.content()), token.special(),
@@ -122,7 +138,82 @@ public final class HfTokenizer implements Tokenizer {
         }
         int eos = byName(specialIds, EOS_NAMES);
         return new HfTokenizer(model, normalizer, preTokenizer, decoder, new AddedTokens(raw), new AddedTokens(normalized),
-                addedById, maxId + 1, bos, eos, false);
+                addedById, maxId + 1, bos, eos, false, all, preTokenizerKind(root.get("pre_tokenizer")));
+    }
+
+    /** Llama 3's split regex as tokenizer.json writes it (llama.cpp's pre-tokenizer "llama-bpe"). */
+    static final String LLAMA3_REGEX = GgufTokenizers.LLAMA3_SPLIT;
+    /** Qwen2's (and Qwen3's): Llama 3's with digits one at a time (llama.cpp's "qwen2"). */
+    static final String QWEN2_REGEX = GgufTokenizers.QWEN2_SPLIT;
+
+    /**
+     * Names the pre-tokenizer as llama.cpp does. llama.cpp's converter hashes the tokens of a test text
+     * to recognise a tokenizer; we compare the split regex itself, which is what decides the split:
+     * Llama 3's regex then ByteLevel without its own regex is "llama-bpe", Qwen2's "qwen2", and a lone
+     * ByteLevel with GPT-2's built-in regex (no prefix space) "gpt-2".
+     */
+    static PreTokenizerKind preTokenizerKind(JsonNode pre) {
+        List<String> regexes = new ArrayList<>();
+        List<String> others = new ArrayList<>();
+        boolean[] byteLevel = new boolean[1];
+        boolean[] byteLevelRegex = new boolean[1];
+        boolean[] prefixSpace = new boolean[1];
+        collect(pre, regexes, others, byteLevel, byteLevelRegex, prefixSpace);
+        String description = "pre-tokenizer " + (pre == null || pre.isNull() ? "none" : pre.path("type").asText())
+                + (regexes.isEmpty() ? "" : " with split regex " + String.join(", ", regexes))
+                + (byteLevelRegex[0] ? " (ByteLevel with GPT-2's regex)" : "")
+                + (others.isEmpty() ? "" : " and steps " + others)
+                + (prefixSpace[0] ? " (add_prefix_space)" : "");
+        String name = null;
+        if (byteLevel[0] && others.isEmpty() && !prefixSpace[0]) {
+            if (regexes.isEmpty() && byteLevelRegex[0]) {
+                name = "gpt-2";
+            } else if (regexes.size() == 1 && !byteLevelRegex[0]) {
+                name = regexes.get(0).equals(LLAMA3_REGEX) ? "llama-bpe" : regexes.get(0).equals(QWEN2_REGEX) ? "qwen2" : null;
+            }
+        }
+        return new PreTokenizerKind(byteLevel[0], name, description);
+    }
+
+    private static void collect(JsonNode node, List<String> regexes, List<String> others, boolean[] byteLevel,
+                                boolean[] byteLevelRegex, boolean[] prefixSpace) {
+        if (node == null || node.isNull()) {
+            return;
+        }
+        switch (node.path("type").asText()) {
+            case "Sequence" -> {
+                for (JsonNode child : node.path("pretokenizers")) {
+                    collect(child, regexes, others, byteLevel, byteLevelRegex, prefixSpace);
+                }
+            }
+            case "Split" -> {
+                JsonNode p = node.path("pattern");
+                boolean isolated = "Isolated".equals(node.path("behavior").asText()) && !node.path("invert").asBoolean(false);
+                if (p.hasNonNull("Regex") && isolated) {
+                    regexes.add(p.get("Regex").asText());
+                } else {
+                    others.add("Split " + p + " " + node.path("behavior").asText());
+                }
+            }
+            case "ByteLevel" -> {
+                byteLevel[0] = true;
+                byteLevelRegex[0] |= node.path("use_regex").asBoolean(true);
+                prefixSpace[0] |= node.path("add_prefix_space").asBoolean(false);
+            }
+            default -> others.add(node.path("type").asText());
+        }
+    }
+
+    PreTokenizerKind preTokenizerKind() {
+        return preKind;
+    }
+
+    BpeModel bpeModel() {
+        return model;
+    }
+
+    List<AddedTokens.Token> addedTokens() {
+        return addedTokens;
     }
 
     /** BOS from a TemplateProcessing post-processor whose single-sequence template starts with a special token. */
@@ -170,7 +261,7 @@ public final class HfTokenizer implements Tokenizer {
     /** This tokenizer with BOS/EOS ids from elsewhere (config.json); -1 for none. */
     public HfTokenizer withSpecialIds(int bosId, int eosId) {
         return new HfTokenizer(model, normalizer, preTokenizer, decoder, rawAddedTokens, normalizedAddedTokens,
-                addedById, vocabSize, bosId, eosId, specialTokensAsText);
+                addedById, vocabSize, bosId, eosId, specialTokensAsText, addedTokens, preKind);
     }
 
     /**
@@ -179,7 +270,7 @@ public final class HfTokenizer implements Tokenizer {
      */
     public HfTokenizer withSpecialTokensAsText(boolean asText) {
         return new HfTokenizer(model, normalizer, preTokenizer, decoder, rawAddedTokens, normalizedAddedTokens,
-                addedById, vocabSize, bosId, eosId, asText);
+                addedById, vocabSize, bosId, eosId, asText, addedTokens, preKind);
     }
 
     @Override

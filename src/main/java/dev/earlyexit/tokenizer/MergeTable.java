@@ -62,4 +62,21 @@ final class MergeTable {
             }
         }
     }
+
+    interface Entry {
+        void accept(int left, int right, int rank, int merged);
+    }
+
+    /** Every merge, in no particular order. */
+    void forEach(Entry e) {
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i] != EMPTY) {
+                e.accept((int) (keys[i] >>> 32), (int) keys[i], (int) (values[i] >>> 32), (int) values[i]);
+            }
+        }
+    }
+
+    int size() {
+        return size;
+    }
 }

@@ -2,7 +2,8 @@
 // GGUF tests' fixtures in src/test/resources/gguf/. Run with NODE_PATH pointing at a node_modules that
 // has node-llama-cpp (e.g. NODE_PATH=/tmp/nlc/node_modules).
 //   node scripts/llamacpp-reference.mjs tokenize FILE.gguf TEXTFILE [maxLines]
-//       one JSON line: {"file", "texts": [...], "ids": [[...]]} (each non-empty line, no BOS, no special-token parsing)
+//       one JSON line: {"file", "bos", "eos", "add_bos" (as llama.cpp read them), "texts": [...], "ids": [[...]]}
+//       (each non-empty line, no BOS, no special-token parsing; "ids_special": the same with special tokens parsed)
 //   node scripts/llamacpp-reference.mjs greedy FILE.gguf "prompt" [tokens=32]
 //       one JSON line: {"file", "prompt", "prompt_ids" (BOS first), "ids"} greedy, 1 thread
 //   node scripts/llamacpp-reference.mjs top5 FILE.gguf PROMPTFILE [tokens=64]
@@ -26,7 +27,10 @@ const file = path.split("/").pop();
 if (cmd === "tokenize") {
   const texts = readFileSync(arg, "utf8").split("\n").filter(l => l.trim().length > 0).slice(0, Number(extra ?? 1e9));
   const ids = texts.map(t => Array.from(model.tokenize(t, false)));
-  console.log(JSON.stringify({file, texts, ids}));
+  const idsSpecial = texts.map(t => Array.from(model.tokenize(t, true)));
+  const t = model.tokens;
+  console.log(JSON.stringify({file, bos: t.bos, eos: t.eos, add_bos: t.shouldPrependBosToken, texts, ids,
+    ids_special: idsSpecial}));
 } else if (cmd === "greedy") {
   const ctx = await model.createContext({contextSize: 512, threads: 1});
   const seq = ctx.getSequence();

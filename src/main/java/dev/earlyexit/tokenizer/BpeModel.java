@@ -151,6 +151,22 @@ final class BpeModel {
         return byteFallback;
     }
 
+    /** For each id, the rank of the first merge that forms it, or -1 when no merge does. */
+    int[] firstMergeRanks() {
+        int[] rank = new int[idToToken.length];
+        java.util.Arrays.fill(rank, -1);
+        merges.forEach((left, right, r, merged) -> {
+            if (rank[merged] < 0 || r < rank[merged]) {
+                rank[merged] = r;
+            }
+        });
+        return rank;
+    }
+
+    int unkId() {
+        return unkId;
+    }
+
     /** The merges as "left right", lowest rank first (duplicates of an earlier pair left out). */
     String[] mergesInRankOrder() {
         long[][] byRank = new long[merges.size()][];

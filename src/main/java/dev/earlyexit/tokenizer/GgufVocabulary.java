@@ -148,12 +148,94 @@ public final class GgufVocabulary {
         m.put("tokenizer.ggml.add_bos_token", addBos);
     }
 
+    /** Probe texts for {@link #sentencePieceJson}'s check, besides a sample of the vocabulary's own pieces. */
+    private static final String[] PROBES = {"Hello world", "  leading spaces and trailing  ", "Émile & Zoë — naïve café",
+            "日本語のテキスト、中文文本", "emoji 🦙🚀 and ZWJ 👩‍👩‍👧", "numbers 1234567 3.14159 -42", "tabs\tand\nnewlines",
+            "Ελληνικά Русский עברית العربية", "The quick brown fox jumps over the lazy dog."};
+
+    /**
+     * A SentencePiece-style tokenizer.json (BPE with byte fallback, '▁' for spaces: Llama 2, TinyLlama,
+     * Mistral) as a {@code llama} vocabulary. A tokenizer.json has merges but no scores, and SentencePiece
+     * (llama.cpp's {@code llama} tokenizer) merges by score: each piece scores minus the rank of the first
+     * merge that forms it (pieces no merge forms score below all of them), so that the highest score is
+     * the earliest merge. (llama.cpp's converter gives every piece -1000 here, which leaves the merge order
+     * to chance.) The result is checked: the SentencePiece tokenizer these pieces and scores make must
+     * tokenize probe texts and a sample of the vocabulary's pieces as the tokenizer.json does.
+     */
+    private static void sentencePieceJson(HfTokenizer hf, int rows, boolean addBos, Map<String, Object> m) {
+        BpeModel bpe = hf.bpeModel();
+        int n = hf.vocabSize();
+        String[] special = {"<unk>", "<s>", "</s>"};
+        for (int id = 0; id < 3; id++) {
+            if (n <= id || !special[id].equals(hf.token(id))) {
+                throw new IllegalArgumentException("writing this SentencePiece-style tokenizer.json into GGUF is not supported: "
+                        + "ids 0, 1, 2 must be <unk>, <s>, </s> (as in Llama)");
+            }
+        }
+        int[] rank = bpe.firstMergeRanks();
+        int maxRank = 0;
+        for (int r : rank) {
+            maxRank = Math.max(maxRank, r);
+        }
+        java.util.Set<Integer> addedIds = new java.util.HashSet<>();
+        for (AddedTokens.Token t : hf.addedTokens()) {
+            addedIds.add(t.id());
+        }
+        String[] tokens = new String[rows];
+        float[] scores = new float[rows];
+        int[] types = new int[rows];
+        for (int id = 0; id < rows; id++) {
+            if (id >= n) {
+                tokens[id] = "[PAD" + id + "]";
+                scores[id] = -1e9f;
+                types[id] = TYPE_UNUSED;
+                continue;
+            }
+            String t = hf.token(id);
+            tokens[id] = t;
+            boolean isByte = t.length() == 6 && t.startsWith("<0x") && t.endsWith(">");
+            types[id] = id == 0 ? TYPE_UNKNOWN : id < 3 || addedIds.contains(id) ? TYPE_CONTROL : isByte ? TYPE_BYTE : TYPE_NORMAL;
+            boolean formed = id < rank.length && rank[id] >= 0;
+            scores[id] = types[id] != TYPE_NORMAL ? 0f : formed ? -rank[id] : t.codePointCount(0, t.length()) == 1 ? 0f : -(maxRank + 1f);
+        }
+        SentencePieceBpeTokenizer sp = SentencePieceBpeTokenizer.fromPieces(java.util.Arrays.copyOf(tokens, n),
+                java.util.Arrays.copyOf(scores, n));
+        HfTokenizer plain = hf.withSpecialTokensAsText(true);
+        java.util.List<String> probes = new java.util.ArrayList<>(java.util.List.of(PROBES));
+        for (int id = 3; id < n; id += 7) {
+            if (types[id] == TYPE_NORMAL) {
+                probes.add(tokens[id].replace(SentencePieceBpeTokenizer.SPACE_SYMBOL, ' ') + " x");
+            }
+        }
+        for (String probe : probes) {
+            if (!java.util.Arrays.equals(sp.encode(probe), plain.encode(probe))) {
+                throw new IllegalArgumentException("writing this SentencePiece-style tokenizer.json into GGUF is not supported: "
+                        + "as SentencePiece pieces and scores it tokenizes \"" + probe + "\" as "
+                        + java.util.Arrays.toString(sp.encode(probe)) + ", the tokenizer.json as "
+                        + java.util.Arrays.toString(plain.encode(probe)));
+            }
+        }
+        m.put("tokenizer.ggml.model", "llama");
+        m.put("tokenizer.ggml.pre", "default");
+        m.put("tokenizer.ggml.tokens", tokens);
+        m.put("tokenizer.ggml.scores", scores);
+        m.put("tokenizer.ggml.token_type", types);
+        m.put("tokenizer.ggml.bos_token_id", 1);
+        m.put("tokenizer.ggml.eos_token_id", 2);
+        m.put("tokenizer.ggml.unknown_token_id", 0);
+        m.put("tokenizer.ggml.add_bos_token", addBos);
+    }
+
     private static void byteLevel(HfTokenizer hf, int rows, int bos, int eos, boolean addBos, Map<String, Object> m) {
         HfTokenizer.PreTokenizerKind kind = hf.preTokenizerKind();
         if (!kind.byteLevel()) {
-            throw new IllegalArgumentException("writing this tokenizer.json into GGUF is not supported: only byte-level "
-                    + "BPE is (GPT-2, Llama 3, Qwen2/3); a SentencePiece-style tokenizer.json (" + kind.description()
-                    + ") would need its tokenizer.model");
+            if (!hf.bpeModel().byteFallback()) {
+                throw new IllegalArgumentException("writing this tokenizer.json into GGUF is not supported: it is neither "
+                        + "byte-level BPE (GPT-2, Llama 3, Qwen2/3) nor SentencePiece-style BPE with byte fallback (Llama 2; "
+                        + kind.description() + ")");
+            }
+            sentencePieceJson(hf, rows, addBos, m);
+            return;
         }
         if (kind.ggufPre() == null) {
             throw new IllegalArgumentException("writing this byte-level tokenizer into GGUF is not supported: its "

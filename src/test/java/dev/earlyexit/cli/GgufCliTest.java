@@ -67,4 +67,38 @@ class GgufCliTest {
         assertThat(r.err()).contains("truncated GGUF").doesNotContain("\tat ");
         assertThat(r.err().strip().split("\n")).hasSize(1);
     }
+
+    /**
+     * convert writes a tokenizer-less Hugging Face checkpoint of each architecture as GGUF (saying it adds
+     * a synthetic vocabulary), and generate on that file gives the reference's greedy ids up to EOS.
+     */
+    @Test
+    void convertWritesEveryArchitectureAsGgufThatGeneratesTheReferenceIds() throws Exception {
+        for (String arch : new String[]{"gpt2", "gpt_neox", "llama31", "phi", "phi3", "qwen3"}) {
+            Path hf = dev.earlyexit.testutil.TestModels.resource("reference/arch/" + arch);
+            Path out = dir.resolve(arch + ".gguf");
+            CliTest.Result c = CliTest.run("", "convert", "--model", hf.toString(), "--out", out.toString(), "--type", "f32");
+            assertThat(c.code()).as(arch + ": " + c.err()).isZero();
+            assertThat(c.err()).contains("synthetic byte-level vocabulary of 384 tokens").contains("f32)");
+            JsonNode ref = new com.fasterxml.jackson.databind.ObjectMapper().readTree(hf.resolve("reference.json").toFile());
+            StringBuilder prompt = new StringBuilder();
+            for (JsonNode id : ref.get("greedy_prompt")) {
+                prompt.append(prompt.length() == 0 ? "" : ",").append(id.asInt());
+            }
+            CliTest.Result r = CliTest.run("", "generate", "--model", out.toString(), "--prompt-ids", prompt.toString(),
+                    "--max-tokens", "16", "--json", "--threads", "2");
+            assertThat(r.code()).as(arch + ": " + r.err()).isZero();
+            // generation stops before EOS (the HF directory run has no tokenizer; the file's vocabulary names EOS)
+            int eos = new com.fasterxml.jackson.databind.ObjectMapper().readTree(hf.resolve("config.json").toFile())
+                    .get("eos_token_id").asInt();
+            StringBuilder expected = new StringBuilder();
+            for (JsonNode id : ref.get("greedy_ids")) {
+                if (id.asInt() == eos) {
+                    break;
+                }
+                expected.append(expected.length() == 0 ? "" : ",").append(id.asInt());
+            }
+            assertThat(r.json().get("ids").toString()).as(arch).isEqualTo("[" + expected + "]");
+        }
+    }
 }

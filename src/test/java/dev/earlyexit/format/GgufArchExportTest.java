@@ -3,6 +3,8 @@ package dev.earlyexit.format;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.ModelWeights;
+import dev.earlyexit.model.RopeScaling;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.GgmlType;
@@ -23,6 +25,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The tiny Hugging Face checkpoints of src/test/resources/reference/arch written as GGUF by
@@ -188,5 +191,52 @@ class GgufArchExportTest {
                 name, vsRef, vsOurs, tolerance);
         assertThat((double) vsRef).isLessThan(tolerance);
         assertThat((double) vsOurs).isLessThan(tolerance);
+    }
+
+    /** Linear RoPE scaling (no arch checkpoint has it): rope.scaling.type/factor, read back as the same scaling. */
+    @org.junit.jupiter.api.Test
+    void linearRopeScalingIsWrittenAsScalingTypeAndFactor() throws Exception {
+        Reference ref = Reference.of("llama_gqa");
+        HfCheckpoint.Loaded h = HfCheckpoint.load(TestModels.resource("reference/arch/llama_gqa"), DType.F32);
+        ModelConfig c = h.config().withRopeScaling(RopeScaling.linear(2));
+        Path f = dir.resolve("linear.gguf");
+        GgufExport.write(c, h.weights(), null, GgmlType.F32, f);
+        GgufFile file = GgufFile.open(f);
+        try {
+            assertThat(file.string("llama.rope.scaling.type")).contains("linear");
+            assertThat(file.number("llama.rope.scaling.factor", 0)).isEqualTo(2.0);
+            assertThat(file.tensor("rope_freqs.weight")).isEmpty();
+        } finally {
+            file.close();
+        }
+        GgufCheckpoint.Loaded g = GgufCheckpoint.load(f);
+        assertThat(g.config().ropeScaling()).isEqualTo(RopeScaling.linear(2));
+        float[] a = GgufCheckpointTest.logits(new Transformer(c, h.weights(), pool), ref.ids());
+        float[] b = GgufCheckpointTest.logits(new Transformer(g.config(), g.weights(), pool), ref.ids());
+        assertThat((double) maxDiff(a, b)).isLessThan(1e-4 * ref.maxAbsLogit());
+    }
+
+    /** What llama.cpp has no architecture or tensor for is refused, naming the model and the reason. */
+    @org.junit.jupiter.api.Test
+    void modelsLlamaCppCannotRunAreRefusedNamingWhy() throws Exception {
+        HfCheckpoint.Loaded neox = HfCheckpoint.load(TestModels.resource("reference/arch/gpt_neox"), DType.F32);
+        ModelWeights w = neox.weights();
+        ModelWeights withBias = new ModelWeights(w.tokenEmbedding(), w.positionEmbedding(), w.layers(), w.finalNorm(),
+                w.finalNormBias(), w.classifier(), new float[neox.config().vocabSize()]);
+        assertThatThrownBy(() -> GgufExport.write(neox.config(), withBias, null, GgmlType.F32, dir.resolve("a.gguf")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("writing GPTNeoXForCausalLM as GGUF gptneox is not supported: llama.cpp's gptneox has no classifier bias");
+        HfCheckpoint.Loaded qwen3 = HfCheckpoint.load(TestModels.resource("reference/arch/qwen3"), DType.F32);
+        ModelConfig scaled = qwen3.config().withRopeScaling(RopeScaling.llama3(8, 1, 4, 64));
+        assertThatThrownBy(() -> GgufExport.write(scaled, qwen3.weights(), null, GgmlType.F32, dir.resolve("b.gguf")))
+                .hasMessageStartingWith("writing Qwen3ForCausalLM as GGUF qwen3 is not supported: llama.cpp reads "
+                        + "per-frequency RoPE factors (rope_freqs) only for llama");
+        ModelConfig c = qwen3.config();
+        ModelConfig layerNormSwiglu = new ModelConfig("OddForCausalLM", c.dim(), c.hiddenDim(), c.layers(), c.heads(),
+                c.kvHeads(), c.headDim(), c.vocabSize(), c.maxSeqLen(), ModelConfig.NormKind.LAYER, c.normEps(), c.ropeTheta(),
+                c.rotaryDim(), c.ropeStyle(), c.mlp(), c.residual(), false, c.bosId(), c.eosId(), RopeScaling.NONE, false);
+        assertThatThrownBy(() -> GgufExport.write(layerNormSwiglu, qwen3.weights(), null, GgmlType.F32, dir.resolve("c.gguf")))
+                .hasMessage("writing OddForCausalLM as GGUF is not supported: LayerNorm with SWIGLU and SEQUENTIAL residual is "
+                        + "neither phi2 nor gptneox (convert writes llama, qwen2, qwen3, phi3, gpt2, phi2, gptneox)");
     }
 }

@@ -255,7 +255,10 @@ public final class GgufVocabulary {
         }
         for (AddedTokens.Token t : hf.addedTokens()) {
             tokens[t.id()] = t.content();
-            types[t.id()] = t.special() ? TYPE_CONTROL : TYPE_USER_DEFINED;
+            // as llama.cpp's converter: an added token written <|...|> is a control token even when not flagged
+            // special (Qwen's <|fim_prefix|> ...; llama.cpp would otherwise override some of them on load)
+            boolean looksSpecial = t.content().startsWith("<|") && t.content().endsWith("|>");
+            types[t.id()] = t.special() || looksSpecial ? TYPE_CONTROL : TYPE_USER_DEFINED;
         }
         for (int id = 0; id < rows; id++) {
             if (tokens[id] == null) {

@@ -26,6 +26,7 @@ import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -156,6 +157,18 @@ class GgufTokenizerLlamaCppTest {
             assertThat(f.array("tokenizer.ggml.tokens", String[].class).orElseThrow()).hasSize(v.rows());
         } finally {
             f.close();
+        }
+        // a GGUF's own tokenizer written again (convert from GGUF) names the same pre-tokenizer and merges
+        GgufFile again = GgufFile.open(file);
+        try {
+            Map<String, Object> m = GgufVocabulary.of(tok, v.rows(), v.bos(), v.eos(), null).metadata();
+            assertThat(m.get("tokenizer.ggml.pre")).isEqualTo(v.pre());
+            assertThat((String[]) m.get("tokenizer.ggml.merges"))
+                    .containsExactly(again.array("tokenizer.ggml.merges", String[].class).orElseThrow());
+            assertThat((String[]) m.get("tokenizer.ggml.tokens"))
+                    .containsExactly(again.array("tokenizer.ggml.tokens", String[].class).orElseThrow());
+        } finally {
+            again.close();
         }
         ObjectMapper om = new ObjectMapper();
         JsonNode unicode = om.readTree(TestModels.resource("gguf/" + v.fixtures() + "-unicode.json").toFile());

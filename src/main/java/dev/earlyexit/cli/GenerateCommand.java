@@ -120,7 +120,9 @@ public final class GenerateCommand implements Callable<Integer> {
         if (mode == ExitOptions.Mode.LAYERSKIP && (exitLayer == null || draftLength < 1)) {
             throw new IllegalArgumentException("--mode layerskip needs --exit-layer L and --draft-length >= 1");
         }
+        long l0 = System.nanoTime();
         LoadedModel model = modelOptions.load();
+        loadMs = (System.nanoTime() - l0) / 1e6;
         int[] ids = promptIds != null ? promptIds : encodePrompt(model, prompt);
         Generator.checkPrompt(ids, model.config());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
@@ -215,9 +217,13 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /** --json: the generation's fields plus the mode's; else the end of the stream and a summary line. */
+    private double loadMs;
+
     private void report(LoadedModel model, int[] ids, GenerationResult r, PrintStream out, Map<String, Object> extra) {
         if (json) {
-            Map<String, Object> m = new LinkedHashMap<>(extra);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("load_ms", round(loadMs)); // reading the model (and its tokenizer) until it can decode
+            m.putAll(extra);
             m.putAll(toJson(r, model.tokenizerOrNull()));
             out.println(Json.write(m));
             return;
@@ -269,6 +275,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 Map<String, Object> m = toJson(r.generation(), tok);
                 m.put("mode", "early-exit");
                 m.put("epsilon", epsilon);
+                m.put("load_ms", round(loadMs));
                 m.put("wall_ms", round(wallMs));
                 m.putAll(stats);
                 out.println(Json.write(m));

@@ -113,6 +113,7 @@ class EarlyExitCliTest {
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode j = jsonOf(r);
         assertThat(j.get("wall_ms").asDouble()).isPositive();
+        assertThat(j.get("load_ms").asDouble()).isPositive();
         assertThat(j.get("decode_tokens_per_s").asDouble()).isPositive();
         int n = j.get("ids").size();
         assertThat(n).isEqualTo(16);

@@ -66,6 +66,11 @@ final class BpeModel {
             }
             vocab.put(e.getKey(), e.getValue().asInt());
         }
+        // ids index an array: one far past the entries would make a file of a few bytes allocate gigabytes
+        int maxId = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
+        if (maxId >= 2L * vocab.size() + 1024) {
+            throw json.error("BPE vocab: id " + maxId + " is far past the vocab's " + vocab.size() + " entries");
+        }
         JsonNode mergesNode = json.required(model, "merges", "BPE model");
         MergeTable merges = new MergeTable(mergesNode.size());
         int rank = 0;

@@ -90,6 +90,10 @@ public final class ModelResolver {
         }
         // A .gguf name without the magic still goes to the GGUF reader, which says what is wrong with it.
         if (GgufFile.hasMagic(path) || path.getFileName().toString().endsWith(".gguf")) {
+            if (dtype != DType.F32) {
+                log.println(path.getFileName() + ": --dtype " + dtype.cliName() + " does not apply to a GGUF file; "
+                        + "each tensor keeps its own type (convert --type writes another)");
+            }
             GgufCheckpoint.Loaded g = GgufCheckpoint.load(path);
             if (!g.conversions().isEmpty()) {
                 log.println(path.getFileName() + ": tensors without a kernel of their own type load as: "

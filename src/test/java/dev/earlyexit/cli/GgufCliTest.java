@@ -53,6 +53,15 @@ class GgufCliTest {
                 "--max-tokens", "8", "--threads", "2", "--json");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("[29892,727,471,263,2217,7826,4257,365]");
+        assertThat(r.err()).contains("stories15M-f16.gguf: tensors without a kernel of their own type load as: f16 as f32");
+    }
+
+    @Test
+    void dtypeOnAGgufSaysItDoesNotApply() {
+        CliTest.Result r = CliTest.run("", "generate", "--model", f16().toString(), "--prompt", "Once upon a time",
+                "--max-tokens", "2", "--threads", "1", "--dtype", "q8", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("--dtype q8 does not apply to a GGUF file; each tensor keeps its own type");
     }
 
     @Test

@@ -371,6 +371,10 @@ public final class GgufCheckpoint {
             }
             // The embedding, the classifier and each layer on their own: the cores share the page faults
             // of new arrays and the repacking, which dominate loading (about 2x faster on 2 cores).
+            if (c.layers() > f.tensors().size()) { // each layer has several tensors: checked before allocating
+                throw new ModelFormatException(f.path() + ": block_count " + c.layers() + " but the file has only "
+                        + f.tensors().size() + " tensors");
+            }
             LayerWeights[] layers = new LayerWeights[c.layers()];
             Matrix[] embeddingAndOutput = new Matrix[2];
             boolean untied = f.tensor("output.weight").isPresent();

@@ -16,24 +16,25 @@ import dev.earlyexit.tokenizer.GgufTokenizers;
 import dev.earlyexit.tokenizer.Tokenizer;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.stream.IntStream;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.stream.IntStream;
 
 /**
  * Loads a GGUF model as llama.cpp's converter writes it: architectures llama (also Mistral, Llama 3.x),
  * qwen2, qwen3, phi3, gpt2, phi2 and gptneox. Weights stay in their ggml encoding where a kernel reads it
- * ({@link GgmlMatrices#kernelTypeFor}); the file is memory-mapped, so no float32 copy of the model is made.
+ * ({@link GgmlMatrices#kernelTypeFor}); tensors are read a chunk of rows at a time into the matrices, so neither
+ * a float32 copy of the model nor a mapping of the file stays in memory beside them.
  *
  * <p>llama.cpp's {@code llama} files hold q/k rows in Meta's order for interleaved RoPE; the NeoX-style
  * architectures rotate halves (our {@link RopeStyle#HALF}).
@@ -74,7 +75,7 @@ public final class GgufCheckpoint {
             }
             return new Loaded(c, w, tok, f.string("tokenizer.chat_template"), f, List.copyOf(new TreeSet<>(reader.conversions)));
         } finally {
-            f.close(); // mapped buffers stay valid after the channel closes
+            f.close(); // the few small vectors read through mappings stay valid after the channel closes
         }
     }
 
@@ -226,9 +227,9 @@ public final class GgufCheckpoint {
         /**
          * Row blocks stacked into one matrix (q|k|v, gate|up), in their kernel type; blocks of different
          * types (a Q4_K_M file's v in Q6_K with q and k in Q4_K) share q8 storage, which holds each of
-         * them within 1/254 of a block's largest value (requantizing v to Q4_K would lose two bits). The bytes are read a chunk of rows at a time into one
-         * reused buffer and repacked straight into the matrix: no tensor stays mapped or is copied whole,
-         * so the weights are in memory once.
+         * them within 1/254 of a block's largest value (requantizing v to Q4_K would lose two bits). The
+         * bytes are read a chunk of rows at a time into one reused buffer and repacked straight into the
+         * matrix: no tensor stays mapped or is copied whole, so the weights are in memory once.
          */
         Matrix stacked(String[] names, int[] rows, int cols) throws IOException {
             GgufFile.TensorInfo[] ts = new GgufFile.TensorInfo[names.length];

@@ -242,10 +242,9 @@ public final class GgufFile {
         String string(String what) {
             long len = i64("length of " + what);
             need(len, what);
-            int n = (int) len;
             ByteBuffer s = b.slice();
-            s.limit(n);
-            b.position(b.position() + n);
+            s.limit((int) len);
+            b.position(b.position() + (int) len);
             try {
                 return utf8.decode(s).toString();
             } catch (CharacterCodingException e) {

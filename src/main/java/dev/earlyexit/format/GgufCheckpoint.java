@@ -174,13 +174,19 @@ public final class GgufCheckpoint {
         if (t.elements() > Integer.MAX_VALUE - 8) {
             throw new ModelFormatException(f.path() + ": tensor " + t.name() + " is too large for a vector");
         }
-        if (!GgmlDequant.supports(t.type())) {
-            throw new ModelFormatException(f.path() + ": tensor " + t.name() + " has ggml type " + t.type().ggmlName()
-                    + ", which is not supported as a weight");
-        }
+        requireSupported(f, t);
         float[] a = new float[(int) t.elements()];
         GgmlDequant.dequantize(t.type(), f.data(t), a, 0, a.length);
         return a;
+    }
+
+    /** A tensor of a type we cannot decode (q8_1, most i-quants) is the file's fault, named as such. */
+    private static void requireSupported(GgufFile f, GgufFile.TensorInfo t) {
+        if (!GgmlDequant.supports(t.type())) {
+            throw new ModelFormatException(f.path() + ": tensor " + t.name() + " has ggml type " + t.type().ggmlName()
+                    + ", which is not supported as a weight (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k-q6_k, "
+                    + "iq4_nl and iq4_xs are)");
+        }
     }
 
     private static final class Reader {
@@ -204,11 +210,7 @@ public final class GgufCheckpoint {
                         + java.util.Arrays.toString(t.dims()) + ", the model's hyper-parameters need "
                         + java.util.Arrays.toString(dims) + " (dims innermost first)");
             }
-            if (!GgmlDequant.supports(t.type())) {
-                throw new ModelFormatException(f.path() + ": tensor " + name + " has ggml type " + t.type().ggmlName()
-                        + ", which is not supported as a weight (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k-q6_k, "
-                        + "iq4_nl and iq4_xs are)");
-            }
+            requireSupported(f, t);
             return t;
         }
 

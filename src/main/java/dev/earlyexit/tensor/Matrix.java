@@ -92,17 +92,18 @@ public abstract class Matrix {
     public static Matrix load(DType dtype, int rows, int cols, RowSource source) throws java.io.IOException {
         GgmlType t = GgmlMatrices.storedType(dtype, cols);
         if (t != null) {
-            // quantized chunk by chunk into ggml's layout, then repacked: no float32 copy of the matrix
-            byte[] encoded = new byte[Math.toIntExact(t.bytesFor((long) rows * cols))];
-            int rowBytes = Math.toIntExact(t.bytesFor(cols));
+            // quantized chunk by chunk into ggml's layout and repacked into the matrix as it goes: neither
+            // a float32 copy nor an encoded copy of the whole matrix
+            Matrix m = GgmlMatrices.allocate(t, rows, cols);
             int chunkRows = Math.max(1, Math.min(rows, CHUNK_FLOATS / cols));
             float[] chunk = new float[chunkRows * cols];
             for (int r = 0; r < rows; r += chunkRows) {
                 int n = Math.min(chunkRows, rows - r);
                 source.read(r, n, chunk, 0);
-                System.arraycopy(GgmlMatrices.quantize(t, chunk, 0, n, cols), 0, encoded, r * rowBytes, n * rowBytes);
+                GgmlMatrices.fillRows(m, t, r, n, java.nio.ByteBuffer.wrap(GgmlMatrices.quantize(t, chunk, 0, n, cols))
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN));
             }
-            return GgmlMatrices.of(t, java.nio.ByteBuffer.wrap(encoded), rows, cols);
+            return m;
         }
         if (dtype == DType.F32) {
             F32Matrix m = F32Matrix.allocateAligned(rows, cols);

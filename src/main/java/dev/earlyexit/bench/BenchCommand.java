@@ -88,7 +88,7 @@ public final class BenchCommand implements Callable<Integer> {
             description = "dssd: maximum draft lengths to sweep (default: ${DEFAULT-VALUE}; 2,4 with --quick).")
     int[] maxDrafts;
 
-    @Option(names = "--draft-length", split = ",", defaultValue = "1,2,3,4", paramLabel = "N[,N...]",
+    @Option(names = "--draft-length", split = ",", defaultValue = "1,2,3,4,6,8", paramLabel = "N[,N...]",
             description = "dssd: the layerskip baseline's draft lengths to sweep, at every head's layer "
                     + "(default: ${DEFAULT-VALUE}; 1,2 with --quick).")
     int[] draftLengths;
@@ -547,16 +547,21 @@ public final class BenchCommand implements Callable<Integer> {
                         + "median of %s runs: full model %s tokens/s%n", out.get("heads"), out.get("metric"),
                 out.get("threads"), modelOptions.dtype.cliName(), prompts, out.get("tokens_per_prompt"), out.get("runs"),
                 out.get("full_tokens_per_s"));
-        for (String key : List.of("dssd", "layerskip")) {
-            for (Map<String, Object> r : BenchReport.list(out, key)) {
-                System.out.printf("  %-9s %-24s %8s tokens/s (%sx)  acceptance %s  accepted/verification %s%n", key,
-                        r.get("setting"), r.get("tokens_per_s"), r.get("speedup"), r.get("acceptance_rate"),
-                        r.get("accepted_per_verification"));
+        if (out.get("dssd_plan") instanceof Map<?, ?> p) {
+            System.out.printf("  dssd plan (the defaults: %s)%n", p.get("description"));
+        }
+        for (String key : List.of("dssd_plan", "dssd", "layerskip")) {
+            for (Map<String, Object> r : BenchReport.rowsOf(out, key)) {
+                System.out.printf("  %-9s %-32s %8s tokens/s (%sx)  acceptance %s  accepted/verification %s%n",
+                        key.equals("dssd_plan") ? "dssd" : key, r.get("setting"), r.get("tokens_per_s"), r.get("speedup"),
+                        r.get("acceptance_rate"), r.get("accepted_per_verification"));
             }
         }
-        if (out.containsKey("accepted_per_verification_ratio")) {
-            System.out.printf("  DSSD / best LayerSkip: %sx accepted tokens per verification, %sx acceptance rate "
-                    + "(fastest settings)%n", out.get("accepted_per_verification_ratio"), out.get("acceptance_rate_ratio"));
+        if (out.containsKey("dssd_vs_best_layerskip_speed")) {
+            System.out.printf("  DSSD (%s) / best LayerSkip (%s): %sx tokens/s, %sx acceptance rate, %sx accepted "
+                            + "tokens per verification%n", out.get("compared_dssd"),
+                    BenchReport.map(out, "fastest_layerskip").get("setting"), out.get("dssd_vs_best_layerskip_speed"),
+                    out.get("acceptance_rate_ratio"), out.get("accepted_per_verification_ratio"));
         }
     }
 

@@ -300,9 +300,9 @@ public final class BenchReport {
             if (r.speculative() == null) {
                 continue;
             }
-            for (String mode : List.of("dssd", "layerskip")) {
-                for (Map<String, Object> row : list(r.speculative(), mode)) {
-                    t.row(r.threads(), mode, row.get("setting"), row.get("epsilon"),
+            for (String mode : List.of("dssd_plan", "dssd", "layerskip")) {
+                for (Map<String, Object> row : rowsOf(r.speculative(), mode)) {
+                    t.row(r.threads(), mode.equals("dssd_plan") ? "dssd (defaults)" : mode, row.get("setting"), row.get("epsilon"),
                             num(row, "exit_layer") < 0 ? null : row.get("exit_layer"), row.get("max_draft"),
                             row.get("tokens_per_s"), row.get("speedup"), row.get("drafted"), row.get("accepted"),
                             row.get("acceptance_rate"), row.get("accepted_per_verification"), row.get("draft_ms"),
@@ -402,6 +402,16 @@ public final class BenchReport {
     static List<Map<String, Object>> list(Map<String, Object> m, String key) {
         Object v = m.get(key);
         return v == null ? List.of() : (List<Map<String, Object>>) v;
+    }
+
+    /** The rows under key: a list of rows, or one row alone (e.g. "dssd_plan"); none when absent. */
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> rowsOf(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (v instanceof Map<?, ?> one) {
+            return List.of((Map<String, Object>) one);
+        }
+        return list(m, key);
     }
 
     @SuppressWarnings("unchecked")

@@ -5,7 +5,9 @@ import dev.earlyexit.cli.*;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.CalibratedDraft;
-import dev.earlyexit.decoding.ExitCriterion;
+import dev.earlyexit.calibration.DraftPlan;
+import dev.earlyexit.decoding.DraftRule;
+import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SpeculativeSweep;
@@ -51,12 +53,16 @@ public final class SpeculativeBench {
             promptIds.add(ids);
             tokens = Math.min(tokens, c.maxSeqLen() - ids.length);
         }
+        // DSSD at its defaults (the calibrated draft plan), then the paper's DSSD at each ε x max draft.
+        CalibratedDraft plan = exitOptions.dssdDraft(cal, heads, model, metric, true, epsilons[0], null).orElse(null);
+        boolean hasPlan = plan != null && cal.draftPlan(metric.id()).isPresent();
         Map<Double, CalibratedDraft> drafts = new LinkedHashMap<>();
         for (double eps : epsilons) {
             double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), eps);
-            CalibratedDraft.of(heads, tau, metric).ifPresent(d -> drafts.put(eps, d));
+            CalibratedDraft.of(heads, tau, metric, 1).ifPresent(d -> drafts.put(eps, d));
         }
-        int steps = promptIds.size() + runs * (drafts.size() + heads.size());
+        int steps = promptIds.size() + runs * ((hasPlan ? 1 : 0) + drafts.size() + heads.size());
+        List<SpeculativeSweep.Row> planned = new ArrayList<>();
         List<SpeculativeSweep.Row> dssd;
         List<SpeculativeSweep.Row> skip;
         List<Double> dssdEpsilons = new ArrayList<>();
@@ -75,13 +81,23 @@ public final class SpeculativeBench {
             }
             fullTps = fullTokens / (fullMs / 1000.0);
 
+            List<List<SpeculativeSweep.Row>> planRuns = new ArrayList<>();
             List<List<SpeculativeSweep.Row>> dssdRuns = new ArrayList<>();
             List<List<SpeculativeSweep.Row>> skipRuns = new ArrayList<>();
             for (int run = 0; run < runs; run++) {
+                if (hasPlan) {
+                    SelfSpeculativeDecoder d = plan.decoder(tf);
+                    if (run == 0) {
+                        SpeculativeSweep.run(d, "plan", -1, promptIds.subList(0, 1), tokens); // warm-up
+                    }
+                    planRuns.add(List.of(SpeculativeSweep.run(d, "plan: " + planSetting(cal, metric.id()), -1,
+                            promptIds, tokens)));
+                    progress.step();
+                }
                 List<SpeculativeSweep.Row> d = new ArrayList<>();
                 for (Map.Entry<Double, CalibratedDraft> e : drafts.entrySet()) {
                     List<ExitHead> drafting = e.getValue().heads();
-                    Map<String, ExitCriterion> one = Map.of("eps " + e.getKey(), e.getValue().criterion());
+                    Map<String, DraftRule> one = Map.of("eps " + e.getKey(), e.getValue().rule());
                     if (run == 0) {
                         SpeculativeSweep.dssd(tf, drafting, one, maxDrafts, promptIds.subList(0, 1), tokens); // warm-up
                     }
@@ -104,6 +120,9 @@ public final class SpeculativeBench {
                 }
                 skipRuns.add(s);
             }
+            if (hasPlan) {
+                planned = medianRows(planRuns);
+            }
             dssd = medianRows(dssdRuns);
             skip = medianRows(skipRuns);
         }
@@ -117,26 +136,41 @@ public final class SpeculativeBench {
         out.put("tokens_per_prompt", tokens);
         out.put("runs", runs);
         out.put("full_tokens_per_s", GenerateCommand.round(fullTps));
+        if (hasPlan) {
+            Map<String, Object> p = row(planned.get(0), fullTps);
+            p.put("description", plan.description());
+            out.put("dssd_plan", p);
+        }
         List<Map<String, Object>> dssdJson = rows(dssd, fullTps);
         for (int i = 0; i < dssdJson.size(); i++) {
             dssdJson.get(i).put("epsilon", dssdEpsilons.get(i));
         }
         out.put("dssd", dssdJson);
         out.put("layerskip", rows(skip, fullTps));
-        if (!dssd.isEmpty()) {
-            SpeculativeSweep.Row fastest = SpeculativeSweep.fastest(dssd);
+        List<SpeculativeSweep.Row> allDssd = new ArrayList<>(planned);
+        allDssd.addAll(dssd);
+        if (!allDssd.isEmpty()) {
+            SpeculativeSweep.Row fastest = SpeculativeSweep.fastest(allDssd);
             SpeculativeSweep.Row bestSkip = SpeculativeSweep.fastest(skip);
-            SpeculativeSweep.Row mostDssd = SpeculativeSweep.mostAcceptedPerVerification(dssd);
-            SpeculativeSweep.Row mostSkip = SpeculativeSweep.mostAcceptedPerVerification(skip);
             out.put("fastest_dssd", row(fastest, fullTps));
             out.put("fastest_layerskip", row(bestSkip, fullTps));
-            // The paper compares how many drafted tokens the full model accepts per verification.
-            out.put("accepted_per_verification_ratio", GenerateCommand.round(
-                    mostDssd.meanAcceptedPerVerification() / Math.max(1e-9, mostSkip.meanAcceptedPerVerification())));
+            // DSSD at its defaults against the best fixed (layer, length) of the sweep: speed, and the paper's
+            // acceptance comparison (accepted / drafted, and accepted tokens per verification).
+            SpeculativeSweep.Row defaults = hasPlan ? planned.get(0) : fastest;
+            out.put("compared_dssd", hasPlan ? "plan (defaults)" : "fastest eps setting (no draft plan stored)");
+            out.put("dssd_vs_best_layerskip_speed", GenerateCommand.round(
+                    defaults.tokensPerSecond() / Math.max(1e-9, bestSkip.tokensPerSecond())));
             out.put("acceptance_rate_ratio", GenerateCommand.round(
-                    fastest.acceptanceRate() / Math.max(1e-9, bestSkip.acceptanceRate())));
+                    defaults.acceptanceRate() / Math.max(1e-9, bestSkip.acceptanceRate())));
+            out.put("accepted_per_verification_ratio", GenerateCommand.round(
+                    defaults.meanAcceptedPerVerification() / Math.max(1e-9, bestSkip.meanAcceptedPerVerification())));
         }
         return out;
+    }
+
+    private static String planSetting(Calibration cal, String metric) {
+        DraftPlan p = cal.draftPlan(metric).orElseThrow();
+        return "layers " + java.util.Arrays.toString(p.layers()) + ", max draft " + p.maxDraft();
     }
 
     /** Per setting (same index in every run), the run of median speed ({@link BenchCommand#medianBy}). */

@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Calibrated thresholds for one set of heads on one model: per metric, per head, the whole
@@ -90,6 +91,16 @@ public final class Calibration {
 
     public ThresholdCurve curve(String metric, int head) {
         return curvesFor(metric)[head];
+    }
+
+    /** How likely head k's choice is to be the model's, by confidence under this metric. */
+    public AcceptanceModel acceptance(String metric, int head) {
+        return AcceptanceModel.of(curve(metric, head));
+    }
+
+    /** DSSD's stored default draft plan for this metric; empty for calibrations made before plans were. */
+    public Optional<DraftPlan> draftPlan(String metric) {
+        return DraftPlan.from(info, metric);
     }
 
     private ThresholdCurve[] curvesFor(String metric) {

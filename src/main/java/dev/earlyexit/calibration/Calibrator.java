@@ -48,9 +48,19 @@ public final class Calibrator {
     public record Sequence(int[] ids, int promptLength) {
     }
 
-    /** Every probed position of a set: confidences, and whether each head agreed with the model. */
+    /**
+     * Every probed position of a set: confidences, and whether each head agreed with the model.
+     *
+     * @param sequenceBounds where each sequence's positions begin, in order, then {@code positions}
+     */
     public record Collected(List<String> metrics, int[] layers, double[][][] confidence, boolean[][] agrees,
-                            int positions) {
+                            int positions, int[] sequenceBounds) {
+        /** A set read as one sequence. */
+        public Collected(List<String> metrics, int[] layers, double[][][] confidence, boolean[][] agrees,
+                         int positions) {
+            this(metrics, layers, confidence, agrees, positions, new int[] {0, positions});
+        }
+
         public int metricIndex(String metric) {
             int i = metrics.indexOf(metric);
             if (i < 0) {
@@ -92,7 +102,9 @@ public final class Calibrator {
         double[][][] conf = new double[metrics.size()][K][total];
         boolean[][] agrees = new boolean[K][total];
         int i = 0;
+        int[] bounds = new int[set.size() + 1];
         for (int si = 0; si < set.size(); si++) {
+            bounds[si] = i;
             Sequence s = set.get(si);
             SequenceProbe.Result r = results.get(si);
             for (int t = s.promptLength() - 1; t < s.ids().length; t++, i++) {
@@ -104,8 +116,9 @@ public final class Calibrator {
                 }
             }
         }
+        bounds[set.size()] = total;
         List<String> names = metrics.stream().map(ConfidenceMetric::id).toList();
-        return new Collected(names, heads.layers(), conf, agrees, total);
+        return new Collected(names, heads.layers(), conf, agrees, total, bounds);
     }
 
     /** Curves for every metric and head of a collected set. */
@@ -121,6 +134,27 @@ public final class Calibrator {
         }
         return new Calibration(modelFingerprint, modelName, heads.identity(), heads.layers(), set.positions(), curves,
                 info);
+    }
+
+    /** The most tokens a stored DSSD draft plan may draft per round. */
+    public static final int PLAN_MAX_DRAFT = 16;
+
+    /**
+     * DSSD's default draft plan for every metric of the calibration ({@link DraftPlanner}), stored in its
+     * info; the set is the one the calibration was made from (the rule's acceptance estimates come from
+     * its curves, as at run time).
+     */
+    public static List<DraftPlan> planDrafts(Calibration cal, Collected set, MeasuredCosts costs, int modelLayers) {
+        List<DraftPlan> plans = new ArrayList<>();
+        for (String metric : set.metrics()) {
+            AcceptanceModel[] models = new AcceptanceModel[set.layers().length];
+            for (int k = 0; k < models.length; k++) {
+                models[k] = cal.acceptance(metric, k);
+            }
+            plans.add(DraftPlanner.plan(set, metric, models, costs, modelLayers, PLAN_MAX_DRAFT));
+        }
+        DraftPlan.putInto(cal.info(), plans);
+        return plans;
     }
 
     /**

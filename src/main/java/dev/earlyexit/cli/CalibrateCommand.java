@@ -3,6 +3,7 @@ package dev.earlyexit.cli;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.Calibrator;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.DraftPlan;
 import dev.earlyexit.calibration.ThresholdCurve;
 import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.calibration.MeasuredCosts;
@@ -85,6 +86,7 @@ final class CalibrateCommand implements Callable<Integer> {
         String fingerprint = ExitOptions.fingerprint(model);
         Path file = out != null ? out : exitOptions.calibrationPath(model, heads);
         Calibration cal;
+        List<DraftPlan> plans;
         Calibrator.CheckReport[] checks = new Calibrator.CheckReport[metrics.size()];
         int heldOutPositions = 0;
         try (ThreadPool pool = modelOptions.pool()) {
@@ -100,10 +102,13 @@ final class CalibrateCommand implements Callable<Integer> {
             info.put("top_p", 0.95);
             info.put("seed", seed);
             info.put("heads_name", heads.name());
-            // A few hundred ms: the per-layer, per-head and classifier costs --consult auto weighs.
-            MeasuredCosts.measure(tf, heads, metrics.get(0), encode(model, List.of(Calibrator.CALIBRATION_PROMPTS.get(0)))
-                    .get(0), 48).putInto(info);
+            // A few hundred ms: the per-layer, per-head, classifier and block-row costs that --consult auto
+            // and the DSSD draft plan weigh.
+            MeasuredCosts costs = MeasuredCosts.measure(tf, heads, metrics.get(0),
+                    encode(model, List.of(Calibrator.CALIBRATION_PROMPTS.get(0))).get(0), 48);
+            costs.putInto(info);
             cal = Calibrator.calibrate(collected, heads, fingerprint, model.source().getFileName().toString(), info);
+            plans = Calibrator.planDrafts(cal, collected, costs, model.config().layers());
             if (heldOutSamples > 0) {
                 Calibrator.SetOptions ho = new Calibrator.SetOptions(heldOutSamples, tokens, temperature, 0.95f, seed + 7919);
                 List<Calibrator.Sequence> held = Calibrator.generate(tf, encode(model, Calibrator.HELD_OUT_PROMPTS), ho);
@@ -151,6 +156,11 @@ final class CalibrateCommand implements Callable<Integer> {
             perMetric.put(metric.id(), rows);
         }
         o.put("metrics", perMetric);
+        Map<String, Object> dssd = new LinkedHashMap<>();
+        for (DraftPlan p : plans) {
+            dssd.put(p.metric(), planJson(p));
+        }
+        o.put("dssd_plan", dssd);
         if (heldOutSamples > 0) {
             Map<String, Object> ho = new LinkedHashMap<>();
             ho.put("prompts", Calibrator.HELD_OUT_PROMPTS);
@@ -163,9 +173,21 @@ final class CalibrateCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.write(o));
         } else {
-            printText(o, metrics, checks, heads, rule);
+            printText(o, metrics, checks, heads, rule, plans);
         }
         return 0;
+    }
+
+    static Map<String, Object> planJson(DraftPlan p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("layers", p.layers());
+        m.put("draft_threshold", p.draftThreshold());
+        m.put("continue_threshold", p.continueThreshold());
+        m.put("max_draft", p.maxDraft());
+        m.put("predicted_speedup", GenerateCommand.round(p.predictedSpeedup()));
+        m.put("predicted_acceptance", GenerateCommand.round(p.acceptance()));
+        m.put("predicted_accepted_per_verification", GenerateCommand.round(p.acceptedPerVerification()));
+        return m;
     }
 
     static Map<String, Object> checkJson(Calibrator.CheckReport r, HeadSet heads, int modelLayers) {
@@ -207,7 +229,7 @@ final class CalibrateCommand implements Callable<Integer> {
     }
 
     private void printText(Map<String, Object> o, List<ConfidenceMetric> metrics, Calibrator.CheckReport[] checks,
-                           HeadSet heads, ThresholdRule rule) {
+                           HeadSet heads, ThresholdRule rule, List<DraftPlan> plans) {
         System.out.printf("calibrated %s heads at layers %s on %s tokens in %s s; saved %s%n", heads.name(),
                 java.util.Arrays.toString(heads.layers()), o.get("tokens"), o.get("seconds"), o.get("calibration"));
         for (int m = 0; m < metrics.size(); m++) {
@@ -222,6 +244,7 @@ final class CalibrateCommand implements Callable<Integer> {
                         row.get("accuracy"), row.get("auroc"), ((Map<?, ?>) row.get("coverage_paper")).values(),
                         ((Map<?, ?>) row.get("coverage_guarantee")).values());
             }
+            System.out.printf("  DSSD draft plan: %s%n", plans.get(m).describe());
             if (checks[m] != null) {
                 System.out.printf("  held-out check, %s thresholds (%d positions): %s%n", rule, checks[m].positions(),
                         checks[m].passed() ? "every judged head kept its promise" : "SOME HEADS FELL SHORT");

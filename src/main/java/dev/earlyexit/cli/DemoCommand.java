@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -57,16 +58,16 @@ final class DemoCommand implements Callable<Integer> {
             description = "Early exit: calibrated agreement level (default: ${DEFAULT-VALUE}).")
     double epsilon;
 
-    // DSSD's output is the full model's whatever ε is; a high ε keeps drafts to the near-exact heads,
-    // whose long drafts pay for the classifier read of each verification (bench --mode dssd on stories15M:
-    // best at ε 0.95 with max draft 12, slower than the full model at ε 0.8).
-    @Option(names = "--dssd-epsilon", defaultValue = "0.95", paramLabel = "E",
-            description = "DSSD: calibrated agreement level of the drafting heads (default: ${DEFAULT-VALUE}).")
-    double dssdEpsilon;
+    // DSSD's output is the full model's whatever the draft; by default it drafts by the plan calibrate chose
+    // from this machine's costs (CalibratedDraft.planned), which bench --mode dssd compares with the
+    // ε-threshold drafts and the fixed-layer baseline.
+    @Option(names = "--dssd-epsilon", paramLabel = "E",
+            description = "DSSD: draft at this epsilon's early-exit thresholds instead of the calibrated draft plan.")
+    Double dssdEpsilon;
 
-    @Option(names = "--max-draft", defaultValue = "12", paramLabel = "N",
-            description = "DSSD: most tokens drafted per verification (default: ${DEFAULT-VALUE}).")
-    int maxDraft;
+    @Option(names = "--max-draft", paramLabel = "N",
+            description = "DSSD: most tokens drafted per verification (default: the plan's; with --dssd-epsilon 12).")
+    Integer maxDraft;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Report folder (default: reports/demo-<time>).")
     Path out;
@@ -74,8 +75,10 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Calibration.checkEpsilon(epsilon);
-        Calibration.checkEpsilon(dssdEpsilon);
-        if (maxDraft < 1) {
+        if (dssdEpsilon != null) {
+            Calibration.checkEpsilon(dssdEpsilon);
+        }
+        if (maxDraft != null && maxDraft < 1) {
             throw new IllegalArgumentException("--max-draft must be >= 1, got " + maxDraft);
         }
         if (maxTokens < 2) {
@@ -117,7 +120,9 @@ final class DemoCommand implements Callable<Integer> {
         ConfidenceMetric metric = exitOptions.metric();
         Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
         double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
-        double[] dssdTau = exitOptions.thresholds(cal, heads, model, metric.id(), dssdEpsilon);
+        Optional<CalibratedDraft> drafting = dssdEpsilon == null
+                ? exitOptions.dssdDraft(cal, heads, model, metric, true, 0.95, maxDraft)
+                : exitOptions.dssdDraft(cal, heads, model, metric, false, dssdEpsilon, maxDraft == null ? 12 : maxDraft);
 
         // 3. One story, three ways (greedy, so DSSD must reproduce the full model's text exactly).
         Tokenizer tok = model.requireTokenizer();
@@ -129,8 +134,7 @@ final class DemoCommand implements Callable<Integer> {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
             Generator full = new Generator(tf);
             EarlyExitDecoder early = new EarlyExitDecoder(tf, heads, tau, metric);
-            SelfSpeculativeDecoder dssd = CalibratedDraft.of(heads, dssdTau, metric).map(d -> d.decoder(tf, maxDraft))
-                    .orElse(null);
+            SelfSpeculativeDecoder dssd = drafting.map(d -> d.decoder(tf)).orElse(null);
             // Warm the JIT on every path first, so that the speeds compare the methods, not the compiler.
             full.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
             early.generate(ids, maxTokens, SamplingOptions.GREEDY, null);
@@ -165,7 +169,7 @@ final class DemoCommand implements Callable<Integer> {
 
             Map<String, Object> dssdRow = null;
             if (dssd != null) {
-                stdout.println("\n== self-speculative decoding (epsilon " + dssdEpsilon + ", max draft " + maxDraft + ")");
+                stdout.println("\n== self-speculative decoding (" + drafting.get().description() + ")");
                 SpeculativeResult s = medianRun(() -> dssd.generate(ids, maxTokens, SamplingOptions.GREEDY, null),
                         SpeculativeResult::tokensPerSecond);
                 boolean identical = java.util.Arrays.equals(s.ids(), f.ids());
@@ -177,8 +181,11 @@ final class DemoCommand implements Callable<Integer> {
                     throw new IllegalStateException("self-speculative decoding changed the greedy output: a bug");
                 }
                 dssdRow = row("dssd", s.tokensPerSecond(), f.decodeTokensPerSecond());
-                dssdRow.put("epsilon", dssdEpsilon);
-                dssdRow.put("max_draft", maxDraft);
+                dssdRow.put("draft", drafting.get().description());
+                if (dssdEpsilon != null) {
+                    dssdRow.put("epsilon", dssdEpsilon);
+                }
+                dssdRow.put("max_draft", drafting.get().maxDraft());
                 dssdRow.put("drafted", s.drafted());
                 dssdRow.put("accepted", s.accepted());
                 dssdRow.put("acceptance_rate", GenerateCommand.round(s.acceptanceRate()));

@@ -5,6 +5,8 @@ import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.calibration.MeasuredCosts;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.ConsultPolicy;
+import dev.earlyexit.calibration.DraftPlan;
+import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.store.ModelFingerprint;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.exits.ExitHeadProvider;
@@ -119,6 +121,34 @@ public final class ExitOptions {
             }
         }
         return ConsultPolicy.only(tau, heads.layers(), layers);
+    }
+
+    /** DSSD's maximum draft when drafting at the ε thresholds and none is given. */
+    public static final int EPSILON_DRAFT_DEFAULT_MAX = 4;
+
+    /**
+     * DSSD's drafting heads and rule: the calibration's draft plan for the metric (planned, the default),
+     * or the heads' early-exit thresholds at ε (the paper's DSSD). A calibration made before draft plans
+     * were stored falls back to ε with a note. Empty when no head can draft (every token then comes from
+     * the full model).
+     *
+     * @param maxDraft null: the plan's own (or {@link #EPSILON_DRAFT_DEFAULT_MAX} at ε); else at most this
+     */
+    public Optional<CalibratedDraft> dssdDraft(Calibration cal, HeadSet heads, LoadedModel model,
+                                               ConfidenceMetric metric, boolean planned, double epsilon,
+                                               Integer maxDraft) {
+        if (planned) {
+            Optional<DraftPlan> plan = cal.draftPlan(metric.id());
+            if (plan.isPresent()) {
+                return Optional.of(CalibratedDraft.planned(heads, cal, plan.get(), metric,
+                        maxDraft == null ? Integer.MAX_VALUE : maxDraft));
+            }
+            System.err.println("note: this calibration has no DSSD draft plan (it was made before calibrate stored "
+                    + "one); drafting at the epsilon " + epsilon + " thresholds instead: run calibrate again for the "
+                    + "planned default");
+        }
+        double[] tau = thresholds(cal, heads, model, metric.id(), epsilon);
+        return CalibratedDraft.of(heads, tau, metric, maxDraft == null ? EPSILON_DRAFT_DEFAULT_MAX : maxDraft);
     }
 
     /**

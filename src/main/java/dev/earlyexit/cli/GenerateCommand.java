@@ -68,10 +68,18 @@ public final class GenerateCommand implements Callable<Integer> {
                     + "or layerskip (the baseline: one fixed exit layer and draft length).")
     ExitOptions.Mode mode;
 
-    @Option(names = "--epsilon", defaultValue = "0.9", paramLabel = "E",
+    @Option(names = "--epsilon", paramLabel = "E",
             description = "Early exit: the share of exited tokens that must agree with the full model, in (0, 1] "
-                    + "(default: ${DEFAULT-VALUE}).")
+                    + "(default 0.9). dssd --draft epsilon: heads draft at that epsilon's thresholds.")
+    Double epsilonOption;
+
     double epsilon;
+
+    @Option(names = "--draft", defaultValue = "plan", paramLabel = "D",
+            description = "dssd: plan (the default: the draft plan calibrate chose from this machine's costs and "
+                    + "the heads' calibrated acceptance) or epsilon (the paper's DSSD: heads draft at the early-exit "
+                    + "thresholds of --epsilon). The output is the full model's either way.")
+    String draft;
 
     @Option(names = {"--compare", "--compare-full"}, negatable = true, defaultValue = "false",
             description = "early-exit, dssd, layerskip: also run the full model on the same prompt and length, first, "
@@ -87,9 +95,10 @@ public final class GenerateCommand implements Callable<Integer> {
                     + "the default) or copy (CALM's approximation from the exit hidden state).")
     EarlyExitDecoder.KvFill kvFill;
 
-    @Option(names = "--max-draft", defaultValue = "4", paramLabel = "N",
-            description = "dssd: most tokens drafted before the full model verifies (default: ${DEFAULT-VALUE}).")
-    int maxDraft;
+    @Option(names = "--max-draft", paramLabel = "N",
+            description = "dssd: most tokens drafted before the full model verifies (default: the plan's; "
+                    + "--draft epsilon: 4).")
+    Integer maxDraft;
 
     @Option(names = "--exit-layer", paramLabel = "L", description = "layerskip: the layer whose head drafts every token.")
     Integer exitLayer;
@@ -110,12 +119,20 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 1) {
             throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
         }
+        epsilon = epsilonOption == null ? 0.9 : epsilonOption;
         if (mode.calibrated()) {
             Calibration.checkEpsilon(epsilon);
             exitOptions.metric();
         }
-        if (mode == ExitOptions.Mode.DSSD && maxDraft < 1) {
+        if (!draft.equals("plan") && !draft.equals("epsilon")) {
+            throw new IllegalArgumentException("--draft takes plan or epsilon, got '" + draft + "'");
+        }
+        if (mode == ExitOptions.Mode.DSSD && maxDraft != null && maxDraft < 1) {
             throw new IllegalArgumentException("--max-draft must be >= 1, got " + maxDraft);
+        }
+        if (mode == ExitOptions.Mode.DSSD && draft.equals("plan") && epsilonOption != null) {
+            System.err.println("note: --epsilon does not change DSSD's draft plan (the output is the full model's "
+                    + "whatever the draft); --draft epsilon drafts at that epsilon's thresholds");
         }
         if (mode == ExitOptions.Mode.LAYERSKIP && (exitLayer == null || draftLength < 1)) {
             throw new IllegalArgumentException("--mode layerskip needs --exit-layer L and --draft-length >= 1");
@@ -147,6 +164,7 @@ public final class GenerateCommand implements Callable<Integer> {
         try (ThreadPool pool = modelOptions.pool()) {
             Transformer tf = new Transformer(model.config(), model.weights(), pool);
             SelfSpeculativeDecoder decoder;
+            String drafts;
             if (mode == ExitOptions.Mode.LAYERSKIP) {
                 int k = Arrays.stream(heads.layers()).boxed().toList().indexOf(exitLayer);
                 if (k < 0) {
@@ -154,18 +172,21 @@ public final class GenerateCommand implements Callable<Integer> {
                             + " (heads at " + Arrays.toString(heads.layers()) + ")");
                 }
                 decoder = SelfSpeculativeDecoder.layerSkip(tf, heads.head(k), draftLength);
+                drafts = "layer " + exitLayer + ", length " + draftLength;
             } else {
                 ConfidenceMetric metric = exitOptions.metric();
                 Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
-                double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), epsilon);
-                Optional<CalibratedDraft> draft = CalibratedDraft.of(heads, tau, metric);
-                if (draft.isEmpty()) {
+                Optional<CalibratedDraft> drafting = exitOptions.dssdDraft(cal, heads, model, metric,
+                        draft.equals("plan"), epsilon, maxDraft);
+                if (drafting.isEmpty()) {
                     // No head is trusted at this ε: every token comes from the full model.
                     GenerationResult r = new Generator(tf).generate(ids, maxTokens, sampling, streaming(model, ids, out));
                     report(model, ids, r, out, Map.of("mode", "dssd", "drafted", 0, "accepted", 0));
                     return 0;
                 }
-                decoder = draft.get().decoder(tf, maxDraft);
+                drafts = drafting.get().description();
+                System.err.println("dssd: " + drafts);
+                decoder = drafting.get().decoder(tf);
             }
             GenerationResult full = compareFull ? warmFull(tf, ids, sampling) : null;
             if (compareFull) {
@@ -175,6 +196,7 @@ public final class GenerateCommand implements Callable<Integer> {
             SpeculativeResult r = decoder.generate(ids, maxTokens, sampling, streaming(model, ids, out));
             double wallMs = (System.nanoTime() - w0) / 1e6;
             Map<String, Object> extra = new LinkedHashMap<>(r.toJson());
+            extra.put("draft", drafts);
             extra.put("wall_ms", round(wallMs));
             putComparison(extra, r.generation(), full);
             report(model, ids, r.generation(), out, extra);

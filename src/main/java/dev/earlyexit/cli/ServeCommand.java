@@ -2,6 +2,8 @@ package dev.earlyexit.cli;
 
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.DraftPlan;
+import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 import dev.earlyexit.server.ChatTemplate;
@@ -20,6 +22,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -57,8 +60,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "Default epsilon of early exit and DSSD (default: ${DEFAULT-VALUE}).")
     double epsilon;
 
-    @Option(names = "--max-draft", defaultValue = "4", paramLabel = "N",
-            description = "Default maximum draft of DSSD (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-draft", defaultValue = "16", paramLabel = "N",
+            description = "Default cap on DSSD's draft length (default: ${DEFAULT-VALUE}, no cap on the calibrated "
+                    + "draft plan, which drafts at most 16).")
     int maxDraft;
 
     @Option(names = "--api-key", paramLabel = "KEY",
@@ -163,7 +167,16 @@ final class ServeCommand implements Callable<Integer> {
             HeadSet heads = exitOptions.headSet(model);
             Calibration cal = exitOptions.loadCalibration(model, heads, ExitOptions.fingerprint(model));
             cal.thresholds(metric.id(), epsilon); // the metric's curves exist
-            return new ExitModes(heads, metric, eps -> exitOptions.thresholds(cal, heads, model, metric.id(), eps));
+            java.util.function.DoubleFunction<double[]> thresholds =
+                    eps -> exitOptions.thresholds(cal, heads, model, metric.id(), eps);
+            Optional<DraftPlan> plan = cal.draftPlan(metric.id());
+            if (plan.isEmpty()) {
+                System.err.println("note: the calibration has no DSSD draft plan (made before calibrate stored one): "
+                        + "DSSD requests draft at the epsilon thresholds; run calibrate again for the planned default");
+                return new ExitModes(heads, metric, thresholds);
+            }
+            return new ExitModes(heads, metric, thresholds,
+                    (eps, cap) -> Optional.of(CalibratedDraft.planned(heads, cal, plan.get(), metric, cap)));
         } catch (Exception e) {
             if (defaultMode != ExitSpec.Mode.FULL) {
                 throw e;

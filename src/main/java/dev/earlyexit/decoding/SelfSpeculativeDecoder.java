@@ -18,15 +18,18 @@ import java.util.List;
  * The round works on a window of tokens w[0] = next, w[1], ... at positions L, L+1, ...
  * <ol>
  *   <li><b>Draft.</b> The newest window token runs layer by layer up to each head in turn; at the first
- *       head whose {@link ExitCriterion} passes, that head's choice (argmax, or a sample from its
- *       filtered distribution) becomes the next window token. A token no head is confident about ends
- *       the draft; so do the maximum draft length, a stop token and the token/context limits.</li>
+ *       head where the {@link DraftRule} takes the draft, that head's choice (argmax, or a sample from
+ *       its filtered distribution) becomes the next window token. A token no head is taken at ends the
+ *       draft; so do the rule's stop (before each draft step), the maximum draft length, a stop token
+ *       and the token/context limits.</li>
  *   <li><b>Verify.</b> Every window token is brought to the last layer in one pass. Each keeps the
  *       hidden state and the layer ("depth") it reached while drafting and re-enters there; a layer
  *       runs once, as one block, for the suffix of the window that has not passed it yet. The final
  *       logits of w[j] judge w[j+1]: the longest agreeing prefix is accepted, then the full model's own
- *       token follows (a correction, or a bonus when every draft agreed).</li>
- *   <li><b>Roll back.</b> All layers now hold L + |window| positions; every layer is truncated to
+ *       token follows (a correction, or a bonus when every draft agreed). A last draft that no layer
+ *       has run yet is left out when the rule says its bonus is unlikely to pay
+ *       ({@link DraftRule#runLastDraft}); if every draft holds, it is then the next round's w[0].</li>
+ *   <li><b>Roll back.</b> All layers now hold L + (tokens run) positions; every layer is truncated to
  *       L + accepted + 1, which drops exactly the rejected drafts' entries, also those written at
  *       shallow layers while drafting.</li>
  * </ol>
@@ -59,7 +62,7 @@ public final class SelfSpeculativeDecoder {
     private final ModelConfig c;
     private final ExitHead[] heads;
     private final int[] headLayers;
-    private final ExitCriterion criterion;
+    private final DraftRule rule;
     private final int maxDraft;
     private final String mode;
     private final int[] stopIds;
@@ -85,6 +88,8 @@ public final class SelfSpeculativeDecoder {
     // State of the generation in progress (one thread at a time).
     private int contextLength;         // L: positions every layer holds at the start of a round
     private int acceptedInRound;       // drafts the last verification accepted
+    private boolean nextWasDrafted;    // the last verification's next token is its last, accepted draft
+    private double windowChance;       // the rule's acceptance estimate of this round's drafts so far
     private int[] out;
     private int[] outLayers;
     private int produced;
@@ -109,15 +114,25 @@ public final class SelfSpeculativeDecoder {
      */
     public SelfSpeculativeDecoder(Transformer model, List<? extends ExitHead> heads, ExitCriterion criterion,
                                   int maxDraft) {
-        this(model, heads, criterion, maxDraft, "dssd");
+        this(model, heads, DraftRule.of(criterion), maxDraft, "dssd");
+    }
+
+    /**
+     * @param heads    exit heads in strictly ascending layer order
+     * @param rule     where drafting tokens leave and when drafts stop (e.g. a calibrated draft plan)
+     * @param maxDraft the most tokens one round drafts (>= 1)
+     */
+    public SelfSpeculativeDecoder(Transformer model, List<? extends ExitHead> heads, DraftRule rule, int maxDraft) {
+        this(model, heads, rule, maxDraft, "dssd");
     }
 
     /** The LayerSkip-style baseline: every token exits at {@code head}; drafts are {@code draftLength} long. */
     public static SelfSpeculativeDecoder layerSkip(Transformer model, ExitHead head, int draftLength) {
-        return new SelfSpeculativeDecoder(model, List.of(head), ExitCriterion.always(), draftLength, "layerskip");
+        return new SelfSpeculativeDecoder(model, List.of(head), DraftRule.of(ExitCriterion.always()), draftLength,
+                "layerskip");
     }
 
-    private SelfSpeculativeDecoder(Transformer model, List<? extends ExitHead> heads, ExitCriterion criterion,
+    private SelfSpeculativeDecoder(Transformer model, List<? extends ExitHead> heads, DraftRule rule,
                                    int maxDraft, String mode) {
         this.model = model;
         this.c = model.config();
@@ -143,7 +158,7 @@ public final class SelfSpeculativeDecoder {
             headLayers[k] = layer;
             outMax = Math.max(outMax, this.heads[k].outputSize());
         }
-        this.criterion = criterion;
+        this.rule = rule;
         this.maxDraft = maxDraft;
         this.mode = mode;
         this.stopIds = Generator.stopIds(c);
@@ -250,7 +265,7 @@ public final class SelfSpeculativeDecoder {
                     cache.truncateAll(contextLength + i); // as the full model: the stop token is not run
                 }
             }
-            if (reason == null) {
+            if (reason == null && !nextWasDrafted) {
                 reason = emit(next, layers);
             }
         }
@@ -305,6 +320,7 @@ public final class SelfSpeculativeDecoder {
         int dim = c.dim();
         int count = 0;
         int token = next;
+        windowChance = 1.0;
         while (true) {
             // Enter the token at position L + count, depth 0.
             window[count] = token;
@@ -316,6 +332,9 @@ public final class SelfSpeculativeDecoder {
                 return count; // the last token waits for verification at depth 0
             }
             int j = count - 1;
+            if (!rule.keepDrafting(windowChance)) {
+                return count; // drafting one more no longer pays: w[j] waits at depth 0
+            }
             int k = firstConfidentHead(count);
             if (k < 0) {
                 return count; // no head is confident: w[j] goes to the full model from where it stopped
@@ -335,8 +354,8 @@ public final class SelfSpeculativeDecoder {
     }
 
     /**
-     * Runs the newest window token (window[count - 1]) head by head; returns the first head whose
-     * criterion passes (its logits left in headLogits), or -1.
+     * Runs the newest window token (window[count - 1]) head by head; returns the first head where the rule
+     * takes the draft (its logits left in headLogits, windowChance updated), or -1.
      */
     private int firstConfidentHead(int count) {
         int j = count - 1;
@@ -348,7 +367,9 @@ public final class SelfSpeculativeDecoder {
             headCalls++;
             System.arraycopy(headLogits, 0, headProbs, 0, size);
             Kernels.softmax(headProbs, 0, size);
-            if (criterion.exits(k, headProbs, size)) {
+            double chance = rule.exitChance(k, headProbs, size, windowChance);
+            if (chance > 0) {
+                windowChance *= chance;
                 return k;
             }
         }
@@ -392,19 +413,27 @@ public final class SelfSpeculativeDecoder {
 
     /**
      * Runs the window to the last layer, accepts the longest prefix of drafts the model agrees with
-     * (acceptedInRound), rolls the cache back to the kept tokens and returns the model's next token.
+     * (acceptedInRound), rolls the cache back to the kept tokens and returns the next token: the model's
+     * own, or (nextWasDrafted) the last draft when every draft held and the rule left that one unrun.
+     *
+     * <p>A last draft no layer has run yet is judged by the token before it; running it too only pays
+     * when every draft holds (its logits then give one more token), so the rule decides from the window's
+     * acceptance estimate. Left unrun, it becomes the next round's first token when it holds.
      */
     private int verify(int count, boolean greedy, Sampler sampler) {
         int vocab = c.vocabSize();
-        advance(count, c.layers());
-        model.logitsBlock(hidden, count, finalLogits);
+        int judged = count > 1 && depth[count - 1] == 0 && !rule.runLastDraft(windowChance) ? count - 1 : count;
+        advance(judged, c.layers());
+        model.logitsBlock(hidden, judged, finalLogits);
         int a = 0;
         int next = -1;
         if (greedy) {
             while (a < count - 1 && Kernels.argmax(finalLogits, a * vocab, vocab) == window[a + 1]) {
                 a++;
             }
-            next = Kernels.argmax(finalLogits, a * vocab, vocab);
+            if (a < judged) {
+                next = Kernels.argmax(finalLogits, a * vocab, vocab);
+            }
         } else {
             while (a < count - 1) {
                 sampler.distribution(finalLogits, a * vocab, modelDist);
@@ -420,12 +449,16 @@ public final class SelfSpeculativeDecoder {
                 next = sampleResidual(h, qOff, sampler);
                 break;
             }
-            if (next < 0) {
+            if (next < 0 && a < judged) {
                 next = sampler.sample(finalLogits, a * vocab);
             }
         }
         acceptedInRound = a;
-        // Every layer holds L + count positions; keep w[0..a].
+        nextWasDrafted = a == judged; // only when the last draft was left unrun and every draft held
+        if (nextWasDrafted) {
+            next = window[a];
+        }
+        // Every layer holds L + judged positions; keep w[0..a] (all of them when the last draft was unrun).
         cache.truncateAll(contextLength + a + 1);
         return next;
     }

@@ -95,11 +95,11 @@ public final class SpeculativeSweep {
         return rows;
     }
 
-    /** DSSD for every named criterion (e.g. one per ε) and every maximum draft length. */
-    public static List<Row> dssd(Transformer model, List<? extends ExitHead> heads, Map<String, ExitCriterion> criteria,
+    /** DSSD for every named draft rule (e.g. one per ε) and every maximum draft length. */
+    public static List<Row> dssd(Transformer model, List<? extends ExitHead> heads, Map<String, DraftRule> rules,
                                  int[] maxDrafts, List<int[]> prompts, int maxTokens) {
         List<Row> rows = new ArrayList<>();
-        for (Map.Entry<String, ExitCriterion> e : criteria.entrySet()) {
+        for (Map.Entry<String, DraftRule> e : rules.entrySet()) {
             for (int maxDraft : maxDrafts) {
                 SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(model, heads, e.getValue(), maxDraft);
                 rows.add(run(d, e.getKey() + ", max draft " + maxDraft, -1, prompts, maxTokens));

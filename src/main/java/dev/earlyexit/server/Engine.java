@@ -317,12 +317,12 @@ public final class Engine implements AutoCloseable {
         busy++;
         try {
             exits.require(job.spec.mode());
-            double[] tau = exits.thresholds(job.spec.epsilon());
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("mode", job.spec.mode().id());
             report.put("epsilon", job.spec.epsilon());
             GenerationResult.StopReason reason;
             if (job.spec.mode() == ExitSpec.Mode.EARLY_EXIT) {
+                double[] tau = exits.thresholds(job.spec.epsilon());
                 EarlyExitDecoder decoder = new EarlyExitDecoder(model, exits.heads(), tau, exits.metric());
                 EarlyExitResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, (id, layer) -> {
                     if (job.cancelled()) {
@@ -338,8 +338,8 @@ public final class Engine implements AutoCloseable {
                 report.put("drafted", 0);
                 report.put("accepted", 0);
             } else {
-                report.put("max_draft", job.spec.maxDraft());
-                Optional<CalibratedDraft> draft = CalibratedDraft.of(exits.heads(), tau, exits.metric());
+                Optional<CalibratedDraft> draft = exits.draft(job.spec.epsilon(), job.spec.maxDraft());
+                report.put("max_draft", draft.map(CalibratedDraft::maxDraft).orElse(job.spec.maxDraft()));
                 int[] layers = new int[Math.max(1, job.maxTokens)];
                 int[] count = {0};
                 Generator.TokenListener listener = id -> {
@@ -362,7 +362,7 @@ public final class Engine implements AutoCloseable {
                     report.put("accepted", 0);
                     exitsToMetrics(java.util.Arrays.copyOf(layers, g.ids().length));
                 } else {
-                    SelfSpeculativeDecoder decoder = draft.get().decoder(model, job.spec.maxDraft());
+                    SelfSpeculativeDecoder decoder = draft.get().decoder(model);
                     SpeculativeResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, listener);
                     reason = r.generation().stopReason();
                     double mean = java.util.Arrays.stream(r.exitLayers()).average().orElse(c.layers());

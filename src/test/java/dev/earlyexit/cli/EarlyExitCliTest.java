@@ -53,6 +53,10 @@ class EarlyExitCliTest {
         assertThat(held.get("heads")).hasSize(5 * 4);
         assertThat(held.get("cascade")).hasSize(4);
         assertThat(held.has("passed")).isTrue();
+        JsonNode plan = j.get("dssd_plan").get("max-prob");
+        assertThat(plan.get("layers").size()).isPositive();
+        assertThat(plan.get("max_draft").asInt()).isBetween(1, 16);
+        assertThat(plan.get("predicted_speedup").asDouble()).isPositive();
     }
 
     @Test
@@ -61,8 +65,8 @@ class EarlyExitCliTest {
                 "--max-tokens", "30", "--threads", "1", "--json");
         assertThat(full.code()).as(full.err()).isZero();
         CliTest.Result dssd = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
-                "--max-tokens", "30", "--mode", "dssd", "--epsilon", "0.5", "--max-draft", "3", "--consult", "all", "--calibration",
-                calibration.toString(), "--threads", "1", "--json");
+                "--max-tokens", "30", "--mode", "dssd", "--draft", "epsilon", "--epsilon", "0.5", "--max-draft", "3",
+                "--consult", "all", "--calibration", calibration.toString(), "--threads", "1", "--json");
         assertThat(dssd.code()).as(dssd.err()).isZero();
         JsonNode d = dssd.json();
         assertThat(d.get("ids")).isEqualTo(full.json().get("ids"));
@@ -71,6 +75,33 @@ class EarlyExitCliTest {
         assertThat(d.get("drafted").asInt()).isGreaterThanOrEqualTo(d.get("accepted").asInt());
         assertThat(d.get("exit_layers")).hasSize(d.get("ids").size());
         assertThat(d.get("tokens_per_s").asDouble()).isPositive();
+        assertThat(d.get("draft").asText()).contains("draft at max-prob >=").contains("at most 3 tokens");
+
+        // The defaults: the calibration's draft plan.
+        CliTest.Result planned = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
+                "--max-tokens", "30", "--mode", "dssd", "--calibration", calibration.toString(), "--threads", "1",
+                "--json");
+        assertThat(planned.code()).as(planned.err()).isZero();
+        assertThat(planned.json().get("ids")).isEqualTo(full.json().get("ids"));
+        assertThat(planned.json().get("draft").asText()).startsWith("calibrated draft plan (max-prob)");
+        assertThat(planned.err()).contains("dssd: calibrated draft plan");
+        CliTest.Result noted = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom", "--max-tokens", "4",
+                "--mode", "dssd", "--epsilon", "0.8", "--calibration", calibration.toString(), "--threads", "1");
+        assertThat(noted.err()).contains("--epsilon does not change DSSD's draft plan");
+
+        // A calibration from before plans were stored: drafts at the epsilon thresholds, says so.
+        com.fasterxml.jackson.databind.ObjectMapper om = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode old = (com.fasterxml.jackson.databind.node.ObjectNode)
+                om.readTree(calibration.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) old.get("info")).remove("dssd_plans");
+        Path oldFile = dir.resolve("old-cal.json");
+        om.writeValue(oldFile.toFile(), old);
+        CliTest.Result fallback = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
+                "--max-tokens", "30", "--mode", "dssd", "--consult", "all", "--epsilon", "0.5", "--calibration",
+                oldFile.toString(), "--threads", "1", "--json");
+        assertThat(fallback.code()).as(fallback.err()).isZero();
+        assertThat(fallback.err()).contains("no DSSD draft plan").contains("run calibrate again");
+        assertThat(fallback.json().get("ids")).isEqualTo(full.json().get("ids"));
 
         CliTest.Result skip = CliTest.run("", "generate", "--model", model(), "--prompt", "Tom and Lily went",
                 "--max-tokens", "30", "--mode", "layerskip", "--exit-layer", "4", "--draft-length", "2", "--threads",
@@ -85,6 +116,10 @@ class EarlyExitCliTest {
         CliTest.Result badDraft = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "dssd",
                 "--max-draft", "0");
         assertThat(badDraft.err()).contains("--max-draft must be >= 1");
+        CliTest.Result badKind = CliTest.run("", "generate", "--model", model(), "--prompt", "x", "--mode", "dssd",
+                "--draft", "sometimes");
+        assertThat(badKind.code()).isEqualTo(1);
+        assertThat(badKind.err()).contains("--draft takes plan or epsilon");
     }
 
     @Test
@@ -98,6 +133,10 @@ class EarlyExitCliTest {
         assertThat(j.get("full_tokens_per_s").asDouble()).isPositive();
         assertThat(j.get("dssd")).hasSize(1);
         assertThat(j.get("layerskip")).hasSize(5 * 2); // every head's layer x every draft length
+        assertThat(j.get("dssd_plan").get("description").asText()).startsWith("calibrated draft plan");
+        assertThat(j.get("compared_dssd").asText()).isEqualTo("plan (defaults)");
+        assertThat(j.get("dssd_vs_best_layerskip_speed").asDouble()).isPositive();
+        assertThat(j.get("accepted_per_verification_ratio").asDouble()).isPositive();
         assertThat(j.get("dssd").get(0).get("drafted").asInt()).isGreaterThanOrEqualTo(
                 j.get("dssd").get(0).get("accepted").asInt());
         assertThat(report.resolve("dssd.csv")).exists();

@@ -149,9 +149,9 @@ class SelfSpeculativeArchTest {
         });
         assertThat(baseline).extracting(SpeculativeSweep.Row::exitLayer).containsExactly(1, 1, 1, 2, 2, 2);
         assertThat(baseline).contains(SpeculativeSweep.fastest(baseline), SpeculativeSweep.mostAcceptedPerVerification(baseline));
-        var criteria = new java.util.LinkedHashMap<String, ExitCriterion>();
-        criteria.put("max p 0.02", ExitCriterion.maxProbability(0.02f));
-        criteria.put("max p 0.05", ExitCriterion.maxProbability(0.05f));
+        var criteria = new java.util.LinkedHashMap<String, DraftRule>();
+        criteria.put("max p 0.02", DraftRule.of(ExitCriterion.maxProbability(0.02f)));
+        criteria.put("max p 0.05", DraftRule.of(ExitCriterion.maxProbability(0.05f)));
         List<SpeculativeSweep.Row> dssd = SpeculativeSweep.dssd(tf, heads, criteria, new int[] {2, 6}, prompts, 24);
         assertThat(dssd).extracting(SpeculativeSweep.Row::setting).containsExactly(
                 "max p 0.02, max draft 2", "max p 0.02, max draft 6", "max p 0.05, max draft 2", "max p 0.05, max draft 6");

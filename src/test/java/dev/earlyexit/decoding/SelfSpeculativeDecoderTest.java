@@ -88,6 +88,58 @@ class SelfSpeculativeDecoderTest {
         assertThat(accepted).isPositive().isLessThan(drafted); // drafts were both kept and rejected
     }
 
+    /** A rule like a draft plan's: chance = the head's max probability, drafts while the window stays likely. */
+    private static DraftRule windowRule(double draft, double keep) {
+        return windowRule(draft, keep, 0.0);
+    }
+
+    /** ... and runs the last draft at verification only when the window reaches {@code last}. */
+    private static DraftRule windowRule(double draft, double keep, double last) {
+        return new DraftRule() {
+            @Override
+            public boolean runLastDraft(double window) {
+                return window >= last;
+            }
+
+            @Override
+            public double exitChance(int headIndex, float[] headProbs, int n, double window) {
+                double p = 0;
+                for (int i = 0; i < n; i++) {
+                    p = Math.max(p, headProbs[i]);
+                }
+                p = Math.min(p, 0.99); // as an acceptance model's estimate: never a certainty
+                return window * p >= draft ? p : 0;
+            }
+
+            @Override
+            public boolean keepDrafting(double window) {
+                return window >= keep;
+            }
+        };
+    }
+
+    @ParameterizedTest(name = "draft {0}, keep {1}, run the last draft from {2}")
+    @CsvSource({"0.2, 0.4, 0", "0.05, 0.0, 0", "0.5, 0.9, 0", "0.05, 0.0, 1.5", "0.2, 0.3, 0.6"})
+    void aWindowAwareRuleKeepsTheReferenceGreedyTokens(double draft, double keep, double last) {
+        SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, windowRule(draft, keep, last), 8);
+        long drafted = 0;
+        for (int i = 0; i < prompts.size(); i++) {
+            SpeculativeResult r = d.generate(prompts.get(i), TOKENS, SamplingOptions.GREEDY, null, false);
+            assertThat(r.ids()).as("prompt %d", i).containsExactly(expected.get(i));
+            drafted += r.drafted();
+        }
+        assertThat(drafted).isPositive();
+    }
+
+    @Test
+    void theStopRuleEndsADraftBeforeTheNextStep() {
+        // Every chance is at most 0.99, so after one draft the window is below 0.995: one draft per round.
+        SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, windowRule(0.0, 0.995), 8);
+        SpeculativeResult r = d.generate(prompts.get(0), TOKENS, SamplingOptions.GREEDY, null, false);
+        assertThat(r.ids()).containsExactly(expected.get(0));
+        assertThat(r.drafted()).isPositive().isEqualTo(r.verifications());
+    }
+
     @Test
     void layerSkipBaselineReproducesTheReferenceGreedyTokens() {
         SelfSpeculativeDecoder d = SelfSpeculativeDecoder.layerSkip(tf, heads.get(1), 3);

@@ -1,5 +1,8 @@
 package dev.earlyexit.decoding;
 
+import dev.earlyexit.calibration.AcceptanceModel;
+import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.calibration.ThresholdCurve;
 import dev.earlyexit.exits.ExitHead;
 import dev.earlyexit.format.HfCheckpoint;
 import dev.earlyexit.model.ModelConfig;
@@ -38,30 +41,44 @@ class SpeculativeNoAllocationTest {
             Transformer tf = new Transformer(c, m.weights(), pool);
             List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1),
                     new FinalNormClassifierTestHead(c, m.weights(), 2));
-            SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, ExitCriterion.maxProbability(0.02f), 4);
-            long[] ids = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t == Thread.currentThread() || t.getName().startsWith("earlyexit-worker"))
-                    .mapToLong(Thread::getId).toArray();
-            assertThat(ids).hasSize(2);
-            for (SamplingOptions sampling : List.of(SamplingOptions.GREEDY, new SamplingOptions(0.9f, 20, 0.95f, 7))) {
-                long extra = Long.MAX_VALUE;
-                long drafted = 0;
-                for (int w = 0; w < MAX_WINDOWS && extra > 0; w++) {
-                    long shortRun = allocated(threads, ids, () -> d.generate(prompt, SHORT, sampling, null, false));
-                    long[] draftedLong = new long[1];
-                    long longRun = allocated(threads, ids,
-                            () -> draftedLong[0] = d.generate(prompt, LONG, sampling, null, false).drafted());
-                    long shortAgain = allocated(threads, ids, () -> d.generate(prompt, SHORT, sampling, null, false));
-                    drafted = draftedLong[0];
-                    if (Math.abs(shortAgain - shortRun) > 64) {
-                        continue; // still compiling: the short runs themselves differ
-                    }
-                    extra = Math.max(0, longRun - shortRun - BYTES_PER_TOKEN * (LONG - SHORT) - 512);
-                }
-                assertThat(drafted).isPositive();
-                assertThat(extra).as("bytes the %d extra tokens allocated beyond their result arrays (%s)",
-                        LONG - SHORT, sampling).isZero();
+            // A fixed criterion, and a calibrated plan's rule (acceptance models, window, unrun last drafts).
+            double[] conf = {0.01, 0.05, 0.1, 0.3, 0.6, 0.9};
+            boolean[] agree = {false, false, true, false, true, true};
+            AcceptanceModel model = AcceptanceModel.of(ThresholdCurve.of(conf, agree));
+            DraftRule planned = new AcceptanceDraftRule(ConfidenceMetric.byName("max-prob"),
+                    new AcceptanceModel[] {model, model}, 0.1, 0.2, 0.6);
+            for (SelfSpeculativeDecoder d : List.of(
+                    new SelfSpeculativeDecoder(tf, heads, ExitCriterion.maxProbability(0.02f), 4),
+                    new SelfSpeculativeDecoder(tf, heads, planned, 6))) {
+                assertRoundsAllocateNothing(threads, d, prompt);
             }
+        }
+    }
+
+    private static void assertRoundsAllocateNothing(com.sun.management.ThreadMXBean threads, SelfSpeculativeDecoder d,
+                                                    int[] prompt) {
+        long[] ids = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t == Thread.currentThread() || t.getName().startsWith("earlyexit-worker"))
+                .mapToLong(Thread::getId).toArray();
+        assertThat(ids).hasSize(2);
+        for (SamplingOptions sampling : List.of(SamplingOptions.GREEDY, new SamplingOptions(0.9f, 20, 0.95f, 7))) {
+            long extra = Long.MAX_VALUE;
+            long drafted = 0;
+            for (int w = 0; w < MAX_WINDOWS && extra > 0; w++) {
+                long shortRun = allocated(threads, ids, () -> d.generate(prompt, SHORT, sampling, null, false));
+                long[] draftedLong = new long[1];
+                long longRun = allocated(threads, ids,
+                        () -> draftedLong[0] = d.generate(prompt, LONG, sampling, null, false).drafted());
+                long shortAgain = allocated(threads, ids, () -> d.generate(prompt, SHORT, sampling, null, false));
+                drafted = draftedLong[0];
+                if (Math.abs(shortAgain - shortRun) > 64) {
+                    continue; // still compiling: the short runs themselves differ
+                }
+                extra = Math.max(0, longRun - shortRun - BYTES_PER_TOKEN * (LONG - SHORT) - 512);
+            }
+            assertThat(drafted).isPositive();
+            assertThat(extra).as("bytes the %d extra tokens allocated beyond their result arrays (%s, %s)",
+                    LONG - SHORT, sampling, d.mode()).isZero();
         }
     }
 

@@ -35,13 +35,16 @@ class SpeculativeSamplingTest {
 
     /**
      * Thresholds per head (layers 1 and 2): 2 never exits there, 0 always does. With "even", the heads
-     * only know the even token ids (in reverse order), so the residual must supply the odd ones.
+     * only know the even token ids (in reverse order), so the residual must supply the odd ones. With
+     * "unrun", a round's last draft is never run at verification (no bonus token; it opens the next round).
      */
-    @ParameterizedTest(name = "{0}, thresholds {1} {2}, max draft {3}, temperature {4}, vocabulary {5}")
-    @CsvSource({"llama_gqa, 0.02, 0, 3, 1.0, full", "qwen2, 2, 0, 2, 1.0, full", "gpt2, 0.03, 0.02, 3, 0.8, full",
-            "llama_gqa, 2, 0, 3, 1.0, even"})
+    @ParameterizedTest(name = "{0}, thresholds {1} {2}, max draft {3}, temperature {4}, vocabulary {5}, last draft {6}")
+    @CsvSource({"llama_gqa, 0.02, 0, 3, 1.0, full, run", "qwen2, 2, 0, 2, 1.0, full, run",
+            "gpt2, 0.03, 0.02, 3, 0.8, full, run", "llama_gqa, 2, 0, 3, 1.0, even, run",
+            "llama_gqa, 0.02, 0, 3, 1.0, full, unrun"})
     void firstTokensFollowTheFullModelsDistribution(String name, float threshold1, float threshold2, int maxDraft,
-                                                    float temperature, String vocabulary) throws Exception {
+                                                    float temperature, String vocabulary, String lastDraft)
+            throws Exception {
         Path dir = TestModels.resource("reference/arch/" + name);
         HfCheckpoint.Loaded m = HfCheckpoint.load(dir, DType.F32);
         ModelConfig c = m.config();
@@ -51,7 +54,24 @@ class SpeculativeSamplingTest {
             int[] subset = vocabulary.equals("even") ? evenIdsReversed(c.vocabSize()) : null;
             List<ExitHead> heads = List.of(new FinalNormClassifierTestHead(c, m.weights(), 1, subset),
                     new FinalNormClassifierTestHead(c, m.weights(), 2, subset));
-            SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, ExitCriterion.maxProbability(new float[] {threshold1, threshold2}), maxDraft);
+            DraftRule criterion = DraftRule.of(ExitCriterion.maxProbability(new float[] {threshold1, threshold2}));
+            DraftRule rule = lastDraft.equals("run") ? criterion : new DraftRule() {
+                @Override
+                public double exitChance(int headIndex, float[] headProbs, int n, double window) {
+                    return criterion.exitChance(headIndex, headProbs, n, window);
+                }
+
+                @Override
+                public boolean keepDrafting(double window) {
+                    return true;
+                }
+
+                @Override
+                public boolean runLastDraft(double window) {
+                    return false;
+                }
+            };
+            SelfSpeculativeDecoder d = new SelfSpeculativeDecoder(tf, heads, rule, maxDraft);
 
             Map<List<Integer>, Double> exact = new HashMap<>();
             exactJoint(tf, prompt, new SamplingOptions(temperature, TOP_K, 1f, 0), TOKENS, 1.0, exact);

@@ -174,9 +174,10 @@ public final class BenchReport {
             if (r.speculative() != null) {
                 t.row(r.threads(), "full", "baseline of the speculative sweep", r.speculative().get("full_tokens_per_s"),
                         1.0);
-                for (String mode : List.of("dssd", "layerskip")) {
-                    for (Map<String, Object> row : list(r.speculative(), mode)) {
-                        t.row(r.threads(), mode, row.get("setting"), row.get("tokens_per_s"), row.get("speedup"));
+                for (String mode : List.of("dssd_plan", "dssd", "layerskip")) {
+                    for (Map<String, Object> row : rowsOf(r.speculative(), mode)) {
+                        t.row(r.threads(), mode.equals("dssd_plan") ? "dssd (defaults)" : mode, row.get("setting"),
+                                row.get("tokens_per_s"), row.get("speedup"));
                     }
                 }
             }

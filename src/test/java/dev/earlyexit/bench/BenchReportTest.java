@@ -49,7 +49,9 @@ class BenchReportTest {
         }
         List<Map<String, Object>> skip = List.of(map("setting", "layer 5, length 1", "exit_layer", 5, "max_draft", 1,
                 "tokens_per_s", 320.0, "speedup", 1.05, "acceptance_rate", 0.8, "accepted_per_verification", 0.8));
-        return map("full_tokens_per_s", 300.0, "dssd", dssd, "layerskip", skip);
+        Map<String, Object> plan = map("setting", "plan: layers [6], max draft 8", "exit_layer", -1, "max_draft", 8,
+                "tokens_per_s", 360.0, "speedup", 1.2, "acceptance_rate", 0.84, "accepted_per_verification", 4.7);
+        return map("full_tokens_per_s", 300.0, "dssd_plan", plan, "dssd", dssd, "layerskip", skip);
     }
 
     private static Map<String, Object> text() {
@@ -70,8 +72,10 @@ class BenchReportTest {
         List<ReportTable> tables = BenchReport.tables(runs(), text());
         assertThat(tables).extracting(ReportTable::name).containsExactly("speed", "generation-quality",
                 "generation-exits", "early-exit-time", "text-quality", "text-exits", "dssd");
-        // Per thread count: the early-exit baseline and 2 ε, the speculative baseline, 2 DSSD and 1 layerskip row.
-        assertThat(tables.get(0).toCsv().lines()).hasSize(1 + 2 * (3 + 4));
+        // Per thread count: the early-exit baseline and 2 ε, the speculative baseline, the DSSD defaults,
+        // 2 DSSD and 1 layerskip row.
+        assertThat(tables.get(0).toCsv().lines()).hasSize(1 + 2 * (3 + 5));
+        assertThat(tables.get(0).toCsv()).contains("1,dssd (defaults),\"plan: layers [6], max draft 8\",360,1.2\n");
         assertThat(tables.get(0).toCsv()).contains("2,early exit,eps 0.8,360,1.2\n");
         // Layers missing at one ε are zero, and every row adds up to the tokens.
         assertThat(tables.get(2).toCsv()).isEqualTo("""
@@ -82,7 +86,8 @@ class BenchReportTest {
         assertThat(tables.get(4).toCsv().lines()).containsExactly(
                 "epsilon,tokens,perplexity,agreement,mean_layers,uncovered_tokens", "full model,100,20,1,6,0",
                 "0.8,100,25,0.9,5,3");
-        assertThat(tables.get(6).toCsv().lines().toList().get(1)).startsWith("1,dssd,\"eps 0.8, max draft 2\",0.8,,2,");
+        assertThat(tables.get(6).toCsv().lines().toList().get(1)).startsWith("1,dssd (defaults),\"plan: layers [6]");
+        assertThat(tables.get(6).toCsv().lines().toList().get(2)).startsWith("1,dssd,\"eps 0.8, max draft 2\",0.8,,2,");
     }
 
     @Test

@@ -80,12 +80,7 @@ class DraftPlannerTest {
     @Test
     void replayCountsRoundsAsTheDecoderSpendsThem() {
         // One head after layer 2 of 2, always right with p = 0.9: max draft 2, no stop rule.
-        int n = 7;
-        double[][][] conf = new double[1][1][n];
-        boolean[][] agrees = new boolean[1][n];
-        java.util.Arrays.fill(conf[0][0], 0.9);
-        java.util.Arrays.fill(agrees[0], true);
-        Calibrator.Collected set = new Calibrator.Collected(List.of("max-prob"), new int[] {2}, conf, agrees, n);
+        Calibrator.Collected set = alwaysRight(7);
         MeasuredCosts c = new MeasuredCosts(1.0, 0.5, 10.0, 0.1, 2.0);
         DraftPlanner.Outcome o = DraftPlanner.replayer(set, "max-prob", models(set), c, 2)
                 .replay(new int[] {0}, 0.0, 0.0, 0.0, 2);
@@ -105,12 +100,7 @@ class DraftPlannerTest {
         // As above, but the last draft is never run at verification: rounds at 0, 2, 4 each draft w1, w2
         // (2 x 2.5 ms) and verify w0, w1 only (classifier over 2 rows, 12 ms): 2 tokens for 17 ms; the
         // last round at position 6 drafts once (2.5) and verifies w0 (10) for its 1 token.
-        int n = 7;
-        double[][][] conf = new double[1][1][n];
-        boolean[][] agrees = new boolean[1][n];
-        java.util.Arrays.fill(conf[0][0], 0.9);
-        java.util.Arrays.fill(agrees[0], true);
-        Calibrator.Collected set = new Calibrator.Collected(List.of("max-prob"), new int[] {2}, conf, agrees, n);
+        Calibrator.Collected set = alwaysRight(7);
         MeasuredCosts c = new MeasuredCosts(1.0, 0.5, 10.0, 0.1, 2.0);
         DraftPlanner.Outcome o = DraftPlanner.replayer(set, "max-prob", models(set), c, 2)
                 .replay(new int[] {0}, 0.0, 0.0, 1.5, 2);
@@ -149,6 +139,15 @@ class DraftPlannerTest {
         bad.put("dssd_plans", Map.of("entropy", "nonsense"));
         assertThatThrownBy(() -> DraftPlan.from(bad, "entropy")).isInstanceOf(ModelFormatException.class)
                 .hasMessageContaining("malformed");
+    }
+
+    /** One head after layer 2 of a 2-layer model, right at every one of n positions at confidence 0.9. */
+    private static Calibrator.Collected alwaysRight(int n) {
+        double[][][] conf = new double[1][1][n];
+        boolean[][] agrees = new boolean[1][n];
+        java.util.Arrays.fill(conf[0][0], 0.9);
+        java.util.Arrays.fill(agrees[0], true);
+        return new Calibrator.Collected(List.of("max-prob"), new int[] {2}, conf, agrees, n);
     }
 
     private static DraftPlanner replayer(Calibrator.Collected set, AcceptanceModel[] models) {

@@ -5,7 +5,6 @@ import dev.earlyexit.cli.*;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.CalibratedDraft;
-import dev.earlyexit.calibration.DraftPlan;
 import dev.earlyexit.decoding.DraftRule;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.Generator;
@@ -54,8 +53,9 @@ public final class SpeculativeBench {
             tokens = Math.min(tokens, c.maxSeqLen() - ids.length);
         }
         // DSSD at its defaults (the calibrated draft plan), then the paper's DSSD at each ε x max draft.
-        CalibratedDraft plan = exitOptions.dssdDraft(cal, heads, model, metric, true, epsilons[0], null).orElse(null);
-        boolean hasPlan = plan != null && cal.draftPlan(metric.id()).isPresent();
+        CalibratedDraft plan = cal.draftPlan(metric.id()).map(p -> CalibratedDraft.planned(heads, cal, p, metric))
+                .orElse(null);
+        boolean hasPlan = plan != null;
         Map<Double, CalibratedDraft> drafts = new LinkedHashMap<>();
         for (double eps : epsilons) {
             double[] tau = exitOptions.thresholds(cal, heads, model, metric.id(), eps);
@@ -90,8 +90,9 @@ public final class SpeculativeBench {
                     if (run == 0) {
                         SpeculativeSweep.run(d, "plan", -1, promptIds.subList(0, 1), tokens); // warm-up
                     }
-                    planRuns.add(List.of(SpeculativeSweep.run(d, "plan: " + planSetting(cal, metric.id()), -1,
-                            promptIds, tokens)));
+                    String setting = "plan: layers " + java.util.Arrays.toString(
+                            plan.heads().stream().mapToInt(ExitHead::layer).toArray()) + ", max draft " + plan.maxDraft();
+                    planRuns.add(List.of(SpeculativeSweep.run(d, setting, -1, promptIds, tokens)));
                     progress.step();
                 }
                 List<SpeculativeSweep.Row> d = new ArrayList<>();
@@ -166,11 +167,6 @@ public final class SpeculativeBench {
                     defaults.meanAcceptedPerVerification() / Math.max(1e-9, bestSkip.meanAcceptedPerVerification())));
         }
         return out;
-    }
-
-    private static String planSetting(Calibration cal, String metric) {
-        DraftPlan p = cal.draftPlan(metric).orElseThrow();
-        return "layers " + java.util.Arrays.toString(p.layers()) + ", max draft " + p.maxDraft();
     }
 
     /** Per setting (same index in every run), the run of median speed ({@link BenchCommand#medianBy}). */

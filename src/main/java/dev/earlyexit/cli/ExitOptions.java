@@ -140,8 +140,8 @@ public final class ExitOptions {
         if (planned) {
             Optional<DraftPlan> plan = cal.draftPlan(metric.id());
             if (plan.isPresent()) {
-                return Optional.of(CalibratedDraft.planned(heads, cal, plan.get(), metric,
-                        maxDraft == null ? Integer.MAX_VALUE : maxDraft));
+                CalibratedDraft draft = CalibratedDraft.planned(heads, cal, plan.get(), metric);
+                return Optional.of(maxDraft == null ? draft : draft.capped(maxDraft));
             }
             System.err.println("note: this calibration has no DSSD draft plan (it was made before calibrate stored "
                     + "one); drafting at the epsilon " + epsilon + " thresholds instead: run calibrate again for the "

@@ -175,8 +175,8 @@ final class ServeCommand implements Callable<Integer> {
                         + "DSSD requests draft at the epsilon thresholds; run calibrate again for the planned default");
                 return new ExitModes(heads, metric, thresholds);
             }
-            return new ExitModes(heads, metric, thresholds,
-                    (eps, cap) -> Optional.of(CalibratedDraft.planned(heads, cal, plan.get(), metric, cap)));
+            CalibratedDraft planned = CalibratedDraft.planned(heads, cal, plan.get(), metric); // once, not per request
+            return new ExitModes(heads, metric, thresholds, (eps, cap) -> Optional.of(planned.capped(cap)));
         } catch (Exception e) {
             if (defaultMode != ExitSpec.Mode.FULL) {
                 throw e;

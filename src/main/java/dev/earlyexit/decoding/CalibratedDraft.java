@@ -49,10 +49,9 @@ public record CalibratedDraft(List<ExitHead> heads, DraftRule rule, int maxDraft
 
     /**
      * The calibration's draft plan for this metric, its consulted heads taken from {@code heads} (the
-     * heads the calibration was made for), drafting at most min(plan, maxDraftCap) tokens.
+     * heads the calibration was made for), drafting at most as many tokens as the plan does.
      */
-    public static CalibratedDraft planned(HeadSet heads, Calibration cal, DraftPlan plan, ConfidenceMetric metric,
-                                          int maxDraftCap) {
+    public static CalibratedDraft planned(HeadSet heads, Calibration cal, DraftPlan plan, ConfidenceMetric metric) {
         int[] headLayers = heads.layers();
         List<ExitHead> drafting = new ArrayList<>();
         List<AcceptanceModel> models = new ArrayList<>();
@@ -65,12 +64,16 @@ public record CalibratedDraft(List<ExitHead> heads, DraftRule rule, int maxDraft
             drafting.add(heads.head(k));
             models.add(cal.acceptance(metric.id(), k));
         }
-        int maxDraft = Math.min(plan.maxDraft(), maxDraftCap);
         DraftRule rule = new AcceptanceDraftRule(metric, models.toArray(new AcceptanceModel[0]),
                 plan.draftThreshold(), plan.continueThreshold(), plan.lastDraftThreshold());
-        String text = "calibrated draft plan (" + metric.id() + "): " + plan.describe()
-                + (maxDraft < plan.maxDraft() ? ", capped at " + maxDraft + " tokens" : "");
-        return new CalibratedDraft(List.copyOf(drafting), rule, maxDraft, text);
+        return new CalibratedDraft(List.copyOf(drafting), rule, plan.maxDraft(),
+                "calibrated draft plan (" + metric.id() + "): " + plan.describe());
+    }
+
+    /** The same drafting with at most {@code cap} tokens a round (itself when it drafts no more already). */
+    public CalibratedDraft capped(int cap) {
+        return cap >= maxDraft ? this
+                : new CalibratedDraft(heads, rule, cap, description + ", capped at " + cap + " tokens");
     }
 
     private static String layersOf(List<ExitHead> heads) {

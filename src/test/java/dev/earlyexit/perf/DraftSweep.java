@@ -59,8 +59,7 @@ public final class DraftSweep {
                     DraftPlan plan = new DraftPlan(metricId, layers, Double.parseDouble(p[1]), Double.parseDouble(p[2]),
                             p.length > 4 ? Double.parseDouble(p[4]) : 0.0, Integer.parseInt(p[3]), Double.NaN,
                             Double.NaN, Double.NaN, Double.NaN);
-                    decoders.add(CalibratedDraft.planned(heads, cal, plan, ConfidenceMetric.byName(metricId), 64)
-                            .decoder(tf));
+                    decoders.add(CalibratedDraft.planned(heads, cal, plan, ConfidenceMetric.byName(metricId)).decoder(tf));
                 }
             }
             double[][] tps = new double[decoders.size()][rounds];

@@ -43,25 +43,7 @@ class GgmlMatricesTest {
     }
 
     private static void checkProduct(String what, Matrix m, float[] w, Random r, int T, int threads) {
-        int rows = m.rows();
-        int cols = m.cols();
-        float[] x = gaussian(r, T * cols);
-        float[] out = new float[T * (rows + 1) + 2];
-        try (ThreadPool pool = new ThreadPool(threads)) {
-            m.matmul(x, T, out, rows + 1, 2, pool);
-        }
-        for (int t = 0; t < T; t++) {
-            for (int i = 0; i < rows; i++) {
-                double expected = 0;
-                double scale = 0;
-                for (int j = 0; j < cols; j++) {
-                    expected += (double) w[i * cols + j] * x[t * cols + j];
-                    scale += Math.abs((double) w[i * cols + j] * x[t * cols + j]);
-                }
-                assertThat((double) out[t * (rows + 1) + 2 + i]).as("%s [%d,%d]", what, t, i)
-                        .isCloseTo(expected, Offset.offset(2e-6 * scale + 1e-6));
-            }
-        }
+        KQuantMatrixTest.checkProduct(what, m, w, gaussian(r, T * m.cols()), T, threads, scale -> 2e-6 * scale + 1e-6);
     }
 
     /** Every type of types.gguf loads; kernel types give ggml's values exactly, converted ones within 8-bit error. */

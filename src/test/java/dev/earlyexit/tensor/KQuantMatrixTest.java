@@ -145,13 +145,22 @@ class KQuantMatrixTest {
     }
 
     static void checkProduct(String what, Matrix m, float[] w, float[] x, int T, int threads) {
+        double roundings = m.cols() / 8.0 + 8;
+        checkProduct(what, m, w, x, T, threads, scale -> roundings * 0x1p-24 * scale + Double.MIN_NORMAL);
+    }
+
+    /**
+     * m's product (written at a stride and offset, so that stray writes show) against the float64 product
+     * with w, within tolerance(sum of |w x|) of each output.
+     */
+    static void checkProduct(String what, Matrix m, float[] w, float[] x, int T, int threads,
+                             java.util.function.DoubleUnaryOperator tolerance) {
         int rows = m.rows();
         int cols = m.cols();
         float[] out = new float[T * (rows + 1) + 2];
         try (ThreadPool pool = new ThreadPool(threads)) {
             m.matmul(x, T, out, rows + 1, 2, pool);
         }
-        double roundings = cols / 8.0 + 8;
         for (int t = 0; t < T; t++) {
             for (int i = 0; i < rows; i++) {
                 double expected = 0;
@@ -161,7 +170,7 @@ class KQuantMatrixTest {
                     scale += Math.abs((double) w[i * cols + j] * x[t * cols + j]);
                 }
                 assertThat((double) out[t * (rows + 1) + 2 + i]).as("%s [%d,%d]", what, t, i)
-                        .isCloseTo(expected, Offset.offset(roundings * 0x1p-24 * scale + Double.MIN_NORMAL));
+                        .isCloseTo(expected, Offset.offset(tolerance.applyAsDouble(scale)));
             }
         }
     }

@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * conversions, which the Vector API compiles poorly on some JDKs), and both line up with contiguous
  * runs of x. Rows are padded to a whole number of ints.
  */
-public final class BF16Matrix extends Matrix implements Matrix.RowSink {
+public final class BF16Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final int L = F.length();
@@ -55,6 +55,38 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink {
                 packed[index] = isHigh(i, cols) ? (packed[index] & 0xFFFF) | bits << 16 : (packed[index] & 0xFFFF0000) | bits;
             }
         }
+    }
+
+    @Override
+    public GgmlType encoding() {
+        return GgmlType.BF16;
+    }
+
+    /**
+     * Whole rows of a GGUF BF16 tensor (its "blocks" are single values), copied bit for bit into the
+     * interleaved layout: a GGUF BF16 file loads without a float32 detour.
+     */
+    @Override
+    public void fillBlocks(int firstBlock, int count, java.nio.ByteBuffer src) {
+        if (firstBlock % cols != 0 || count % cols != 0) {
+            throw new IllegalArgumentException("bf16 values are filled a whole row at a time");
+        }
+        short[] row = new short[cols];
+        java.nio.ShortBuffer values = src.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+        int fullBlocks = cols / BLOCK;
+        for (int r = firstBlock / cols, end = r + count / cols; r < end; r++) {
+            values.get(row);
+            int base = r * intsPerRow;
+            for (int b = 0; b < fullBlocks; b++) {
+                for (int j = 0; j < L; j++) {
+                    packed[base + b * L + j] = (row[b * BLOCK + j] & 0xFFFF) | row[b * BLOCK + L + j] << 16;
+                }
+            }
+            for (int i = fullBlocks * BLOCK, at = base + fullBlocks * L; i < cols; i += 2, at++) {
+                packed[at] = (row[i] & 0xFFFF) | (i + 1 < cols ? row[i + 1] << 16 : 0);
+            }
+        }
+        src.position(src.position() + 2 * count);
     }
 
     /** Full blocks use the interleaved layout; the tail of a row pairs neighbours (i, i+1). */

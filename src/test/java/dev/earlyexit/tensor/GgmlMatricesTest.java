@@ -42,6 +42,31 @@ class GgmlMatricesTest {
         }
     }
 
+    /** BF16 rows go into the interleaved layout bit for bit, a row's tail (odd widths) included. */
+    @Test
+    void bf16LoadsAsItIsInEveryRowWidth() {
+        Random r = new Random(5);
+        for (int cols : new int[] {1, 7, 37, 256, 299}) {
+            int rows = 5;
+            float[] w = gaussian(r, rows * cols);
+            byte[] enc = GgmlMatrices.quantize(GgmlType.BF16, w, 0, rows, cols);
+            float[] deq = new float[rows * cols];
+            GgmlDequant.dequantize(GgmlType.BF16, ByteBuffer.wrap(enc), deq, 0, deq.length);
+            Matrix m = GgmlMatrices.of(GgmlType.BF16, ByteBuffer.wrap(enc), rows, cols);
+            assertThat(m.dtype()).isEqualTo(DType.BF16);
+            Matrix viaFloats = BF16Matrix.fromFloats(deq, rows, cols);
+            float[] row = new float[cols];
+            float[] want = new float[cols];
+            for (int i = 0; i < rows; i++) {
+                m.row(i, row, 0);
+                viaFloats.row(i, want, 0);
+                assertThat(row).as("bf16 %dx%d row %d", rows, cols, i).containsExactly(want);
+                assertThat(row).containsExactly(java.util.Arrays.copyOfRange(deq, i * cols, (i + 1) * cols));
+            }
+            checkProduct("bf16 " + rows + "x" + cols, m, deq, r, 3, 2);
+        }
+    }
+
     private static void checkProduct(String what, Matrix m, float[] w, Random r, int T, int threads) {
         KQuantMatrixTest.checkProduct(what, m, w, gaussian(r, T * m.cols()), T, threads, scale -> 2e-6 * scale + 1e-6);
     }

@@ -24,10 +24,15 @@ import java.util.Map;
  * @param fullMsPerToken           the full model's, from the same costs
  * @param acceptance               predicted share of drafted tokens accepted
  * @param acceptedPerVerification  predicted accepted drafts per verification
+ * @param fixedMsPerToken          on the same set: the best fixed (head, draft length) setting, the
+ *                                 LayerSkip-style baseline (NaN in calibrations from before it was stored)
+ * @param oracleMsPerToken         on the same set and heads, a rule that knew which drafts the model will
+ *                                 reject (DraftPlanner#clairvoyant): what a better rule could still gain (NaN: not stored)
  */
 public record DraftPlan(String metric, int[] layers, double draftThreshold, double continueThreshold,
                         double lastDraftThreshold, int maxDraft, double predictedMsPerToken, double fullMsPerToken,
-                        double acceptance, double acceptedPerVerification) {
+                        double acceptance, double acceptedPerVerification, double fixedMsPerToken,
+                        double oracleMsPerToken) {
     static final String INFO_KEY = "dssd_plans";
 
     public DraftPlan {
@@ -54,6 +59,17 @@ public record DraftPlan(String metric, int[] layers, double draftThreshold, doub
         return fullMsPerToken / predictedMsPerToken;
     }
 
+    /** What the plan's speed-up stands between on the calibration set; empty when not stored. */
+    public String bounds() {
+        if (!Double.isFinite(fixedMsPerToken) || !Double.isFinite(oracleMsPerToken)) {
+            return "";
+        }
+        return String.format("on the calibration set: the plan %.2fx, the best fixed-length draft %.2fx (plan "
+                        + "%.2fx of it), a rule that knew which drafts the model rejects %.2fx",
+                predictedSpeedup(), fullMsPerToken / fixedMsPerToken, fixedMsPerToken / predictedMsPerToken,
+                fullMsPerToken / oracleMsPerToken);
+    }
+
     /** One line for users: what the plan does and what it expects. */
     public String describe() {
         String last = lastDraftThreshold <= 0 ? "always" : lastDraftThreshold > 1 ? "never"
@@ -76,6 +92,8 @@ public record DraftPlan(String metric, int[] layers, double draftThreshold, doub
         m.put("predicted_speedup", predictedSpeedup());
         m.put("acceptance", acceptance);
         m.put("accepted_per_verification", acceptedPerVerification);
+        m.put("fixed_ms_per_token", fixedMsPerToken);
+        m.put("oracle_ms_per_token", oracleMsPerToken);
         return m;
     }
 
@@ -96,7 +114,8 @@ public record DraftPlan(String metric, int[] layers, double draftThreshold, doub
             double last = m.get("last_draft_threshold") instanceof Number n ? n.doubleValue() : 0.0;
             return new DraftPlan(metric, layers, d.doubleValue(), c.doubleValue(), last, md.intValue(),
                     number(m.get("predicted_ms_per_token")), number(m.get("full_ms_per_token")),
-                    number(m.get("acceptance")), number(m.get("accepted_per_verification")));
+                    number(m.get("acceptance")), number(m.get("accepted_per_verification")),
+                    number(m.get("fixed_ms_per_token")), number(m.get("oracle_ms_per_token")));
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException("DSSD draft plan for metric '" + metric + "': " + e.getMessage());
         }

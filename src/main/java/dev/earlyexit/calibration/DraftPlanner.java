@@ -15,8 +15,10 @@ import java.util.List;
  * verification accepts them up to the first one a head got wrong (as greedy verification does). The
  * search compares every head subset on a coarse grid, takes every draft threshold, stop threshold and
  * maximum draft for the best few subsets (the last draft always run at verification), then tries each
- * last-draft threshold on the best few settings. The
- * time of a round is counted the way {@link dev.earlyexit.decoding.SelfSpeculativeDecoder} spends it:
+ * last-draft threshold on the best few settings, and finally weighs the LayerSkip-style baseline (one
+ * head, every draft length up to the limit), so the plan is never predicted slower than it. Beside the
+ * plan it stores that baseline's time and a clairvoyant rule's (one that knows which drafts the model will
+ * reject): what a better rule could still gain on these heads. The time of a round is counted the way {@link dev.earlyexit.decoding.SelfSpeculativeDecoder} spends it:
  * layers run one row at a time while drafting and as blocks (t_layer + (rows - 1) x t_row) when a deeper
  * token carries earlier ones along and at verification, a head call per head asked, and the classifier
  * over the window as one block. The full model costs L x t_layer + t_classifier per token.
@@ -26,7 +28,8 @@ import java.util.List;
  * count is approximate.
  */
 public final class DraftPlanner {
-    static final double[] DRAFT_THRESHOLDS = {0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+    /** 0 lets every draft through: with a continue threshold of 0 that is a fixed-length draft. */
+    static final double[] DRAFT_THRESHOLDS = {0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
     static final double[] CONTINUE_THRESHOLDS = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
     static final int[] MAX_DRAFTS = {2, 4, 8, 12, 16};
     /** 0: always run the last draft at verification; above 1 (no window reaches it): never. */
@@ -141,6 +144,12 @@ public final class DraftPlanner {
                 }
             }
         }
+        // The grid's lengths are coarser than the baseline's sweep: the plan is never slower than the best
+        // fixed-length draft on this set.
+        Tried fixed = bestFixedSetting(maxDraftLimit);
+        if (fixed.outcome().msPerToken() < best.outcome().msPerToken()) {
+            best = fixed;
+        }
         int[] ls = new int[best.heads().length];
         for (int i = 0; i < ls.length; i++) {
             ls[i] = layers[best.heads()[i]];
@@ -148,7 +157,56 @@ public final class DraftPlanner {
         Outcome o = best.outcome();
         double full = modelLayers * costs.layerMs() + costs.classifierMs();
         return new DraftPlan(metric, ls, best.draft(), best.stop(), best.last(), best.maxDraft(), o.msPerToken(), full,
-                o.acceptance(), o.acceptedPerVerification());
+                o.acceptance(), o.acceptedPerVerification(), fixed.outcome().msPerToken(),
+                clairvoyant(best, maxDraftLimit).msPerToken());
+    }
+
+    /** The LayerSkip-style baseline on this set: one head, a fixed draft length, the fastest of them. */
+    Outcome bestFixed(int maxDraftLimit) {
+        return bestFixedSetting(maxDraftLimit).outcome();
+    }
+
+    private Tried bestFixedSetting(int maxDraftLimit) {
+        Tried best = null;
+        for (int k = 0; k < layers.length; k++) {
+            for (int length = 1; length <= maxDraftLimit; length++) {
+                Outcome o = replay(new int[] {k}, 0.0, 0.0, 0.0, length);
+                if (best == null || o.msPerToken() < best.outcome().msPerToken()) {
+                    best = new Tried(new int[] {k}, 0.0, 0.0, 0.0, length, o);
+                }
+            }
+        }
+        return best;
+    }
+
+    /**
+     * What these heads could do if the drafting rule knew which drafts the model will reject: the plan's
+     * own setting, and drafts of every length up to the limit, each taking a draft only where the head
+     * agrees with the model; the fastest of them. No stop rule on these confidences can beat it by much,
+     * so the distance from the plan to it is what a better rule could still gain.
+     */
+    Outcome clairvoyant(Tried plan, int maxDraftLimit) {
+        double[][] known = new double[chance.length][];
+        for (int k = 0; k < known.length; k++) {
+            known[k] = new double[agrees[k].length];
+            for (int i = 0; i < known[k].length; i++) {
+                known[k][i] = agrees[k][i] ? chance[k][i] : 0;
+            }
+        }
+        DraftPlanner knowing = new DraftPlanner(known, agrees, sequenceStarts, layers, modelLayers, costs);
+        Outcome best = knowing.replay(plan.heads(), plan.draft(), plan.stop(), plan.last(), plan.maxDraft());
+        for (int length = 1; length <= maxDraftLimit; length++) {
+            Outcome o = knowing.replay(plan.heads(), 0.0, 0.0, 0.0, length);
+            if (o.msPerToken() < best.msPerToken()) {
+                best = o;
+            }
+        }
+        return best;
+    }
+
+    /** {@link #clairvoyant} for a stored plan's setting, by head index. */
+    Outcome clairvoyant(int[] heads, double draft, double stop, double last, int maxDraft, int maxDraftLimit) {
+        return clairvoyant(new Tried(heads, draft, stop, last, maxDraft, null), maxDraftLimit);
     }
 
     private static List<Integer> maxDrafts(int limit) {
@@ -211,7 +269,7 @@ public final class DraftPlanner {
                     for (int k : heads) {
                         ms += advance(depth, count, layers[k]) + costs.headMs();
                         p = chance[k][t];
-                        if (window * p >= draftThreshold) {
+                        if (p > 0 && window * p >= draftThreshold) { // as the decoder's rule: never at 0
                             exit = k;
                             break;
                         }

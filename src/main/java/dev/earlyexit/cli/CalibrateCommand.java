@@ -187,6 +187,8 @@ final class CalibrateCommand implements Callable<Integer> {
         m.put("predicted_speedup", GenerateCommand.round(p.predictedSpeedup()));
         m.put("predicted_acceptance", GenerateCommand.round(p.acceptance()));
         m.put("predicted_accepted_per_verification", GenerateCommand.round(p.acceptedPerVerification()));
+        m.put("predicted_best_fixed_speedup", GenerateCommand.round(p.fullMsPerToken() / p.fixedMsPerToken()));
+        m.put("predicted_oracle_speedup", GenerateCommand.round(p.fullMsPerToken() / p.oracleMsPerToken()));
         return m;
     }
 
@@ -245,6 +247,7 @@ final class CalibrateCommand implements Callable<Integer> {
                         ((Map<?, ?>) row.get("coverage_guarantee")).values());
             }
             System.out.printf("  DSSD draft plan: %s%n", plans.get(m).describe());
+            System.out.printf("    %s%n", plans.get(m).bounds());
             if (checks[m] != null) {
                 System.out.printf("  held-out check, %s thresholds (%d positions): %s%n", rule, checks[m].positions(),
                         checks[m].passed() ? "every judged head kept its promise" : "SOME HEADS FELL SHORT");

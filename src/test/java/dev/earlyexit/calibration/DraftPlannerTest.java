@@ -61,6 +61,29 @@ class DraftPlannerTest {
     }
 
     @Test
+    void thePlanStandsBetweenTheBestFixedLengthDraftAndTheOracle() {
+        Calibrator.Collected set = synthetic(3000, 11);
+        AcceptanceModel[] models = models(set);
+        DraftPlan plan = DraftPlanner.plan(set, "max-prob", models, COSTS, 4, 16);
+        DraftPlanner r = replayer(set, models);
+        // Fixed-length drafts are in the plan's search space, so the plan is never slower than the best.
+        assertThat(plan.predictedMsPerToken()).isLessThanOrEqualTo(plan.fixedMsPerToken() + 1e-12);
+        assertThat(plan.fixedMsPerToken()).isCloseTo(r.bestFixed(16).msPerToken(), within(1e-12));
+        for (int length : new int[] {1, 3, 8, 16}) {
+            assertThat(r.replay(new int[] {1}, 0.0, 0.0, 0.0, length).msPerToken())
+                    .isGreaterThanOrEqualTo(plan.fixedMsPerToken() - 1e-12);
+        }
+        // Knowing every draft's fate beats the plan; its drafts are all accepted.
+        assertThat(plan.oracleMsPerToken()).isLessThan(plan.predictedMsPerToken());
+        int[] heads = java.util.Arrays.stream(plan.layers()).map(l -> java.util.Arrays.binarySearch(LAYERS, l)).toArray();
+        DraftPlanner.Outcome knowing = r.clairvoyant(heads, plan.draftThreshold(), plan.continueThreshold(),
+                plan.lastDraftThreshold(), plan.maxDraft(), 16);
+        assertThat(knowing.msPerToken()).isCloseTo(plan.oracleMsPerToken(), within(1e-12));
+        assertThat(knowing.acceptance()).isEqualTo(1.0);
+        assertThat(plan.bounds()).contains("best fixed-length draft").contains("knew which drafts");
+    }
+
+    @Test
     void whenHeadsAreAlwaysRightDraftsRunToTheLongestLength() {
         int n = 2000;
         double[][][] conf = new double[1][2][n];
@@ -119,7 +142,7 @@ class DraftPlannerTest {
 
     @Test
     void plansSurviveTheCalibrationsInfoAndRefuseMalformedOnes() {
-        DraftPlan p = new DraftPlan("entropy", new int[] {3, 6}, 0.4, 0.6, 0.7, 12, 2.0, 3.0, 0.8, 4.5);
+        DraftPlan p = new DraftPlan("entropy", new int[] {3, 6}, 0.4, 0.6, 0.7, 12, 2.0, 3.0, 0.8, 4.5, 2.2, 1.5);
         Map<String, Object> info = new LinkedHashMap<>();
         DraftPlan.putInto(info, List.of(p));
         DraftPlan back = DraftPlan.from(info, "entropy").orElseThrow();
@@ -129,6 +152,15 @@ class DraftPlannerTest {
         assertThat(back.lastDraftThreshold()).isEqualTo(0.7);
         assertThat(back.maxDraft()).isEqualTo(12);
         assertThat(back.predictedSpeedup()).isCloseTo(1.5, within(1e-12));
+        assertThat(back.fixedMsPerToken()).isEqualTo(2.2);
+        assertThat(back.oracleMsPerToken()).isEqualTo(1.5);
+        // Plans stored before the bounds were: NaN, and no bounds line.
+        Map<String, Object> old = new LinkedHashMap<>();
+        old.put("dssd_plans", Map.of("entropy", Map.of("layers", List.of(3), "draft_threshold", 0.5,
+                "continue_threshold", 0.5, "max_draft", 4, "predicted_ms_per_token", 2.0, "full_ms_per_token", 3.0)));
+        DraftPlan older = DraftPlan.from(old, "entropy").orElseThrow();
+        assertThat(older.fixedMsPerToken()).isNaN();
+        assertThat(older.bounds()).isEmpty();
         assertThat(DraftPlan.from(info, "max-prob")).isEmpty();
         assertThat(DraftPlan.from(Map.of(), "entropy")).isEmpty();
         Map<String, Object> bad = new LinkedHashMap<>();

@@ -57,6 +57,10 @@ class EarlyExitCliTest {
         assertThat(plan.get("layers").size()).isPositive();
         assertThat(plan.get("max_draft").asInt()).isBetween(1, 16);
         assertThat(plan.get("predicted_speedup").asDouble()).isPositive();
+        // Fixed-length drafts are among the settings searched; knowing each draft's fate is the bound.
+        assertThat(plan.get("predicted_speedup").asDouble())
+                .isGreaterThanOrEqualTo(plan.get("predicted_best_fixed_speedup").asDouble())
+                .isLessThanOrEqualTo(plan.get("predicted_oracle_speedup").asDouble());
     }
 
     @Test

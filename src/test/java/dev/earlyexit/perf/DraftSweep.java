@@ -4,7 +4,11 @@ import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.calibration.DraftPlan;
 import dev.earlyexit.calibration.Calibrator;
+import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.decoding.CalibratedDraft;
+import dev.earlyexit.decoding.GenerationResult;
+import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeSweep;
 import dev.earlyexit.exits.ExitHeads;
@@ -27,7 +31,9 @@ import java.util.Locale;
  * Manual experiment (not a test): greedy DSSD with draft plans "layers:draft:continue:maxDraft" (e.g.
  * "6:0.6:0.8:8", "5,6:0.3:0.5:12:0.7", then the last-draft threshold and the metric) against the LayerSkip baseline "skip:layer:length", on the held-out
  * prompts, all settings in alternating rounds; prints the median tokens/s of each and its ratio to the
- * first setting. Usage: java ... DraftSweep MODEL HEADS CALIBRATION ROUNDS TOKENS SETTING...
+ * first setting. "full" is the full model; "eps:E:maxDraft[:layers]" the paper's DSSD at ε E (default rule,
+ * max-prob) consulting the listed head layers (default: every head with a finite threshold).
+ * Usage: java ... DraftSweep MODEL HEADS CALIBRATION ROUNDS TOKENS SETTING...
  */
 public final class DraftSweep {
     public static void main(String[] args) throws Exception {
@@ -49,7 +55,22 @@ public final class DraftSweep {
             for (int a = 5; a < args.length; a++) {
                 String[] p = args[a].split(":");
                 names.add(args[a]);
-                if (p[0].equals("skip")) {
+                if (p[0].equals("full")) {
+                    decoders.add(null);
+                } else if (p[0].equals("eps")) {
+                    double[] tau = cal.thresholds("max-prob", Double.parseDouble(p[1]), ThresholdRule.DEFAULT);
+                    if (p.length > 3) {
+                        List<Integer> keep = Arrays.stream(p[3].split(",")).map(Integer::valueOf).toList();
+                        for (int k = 0; k < tau.length; k++) {
+                            if (!keep.contains(heads.layers()[k])) {
+                                tau[k] = Double.POSITIVE_INFINITY;
+                            }
+                        }
+                    }
+                    System.err.println(args[a] + ": thresholds " + Arrays.toString(tau));
+                    decoders.add(CalibratedDraft.of(heads, tau, ConfidenceMetric.byName("max-prob"), Integer.parseInt(p[2]))
+                            .orElseThrow().decoder(tf));
+                } else if (p[0].equals("skip")) {
                     int layer = Integer.parseInt(p[1]);
                     int k = Arrays.stream(heads.layers()).boxed().toList().indexOf(layer);
                     decoders.add(SelfSpeculativeDecoder.layerSkip(tf, heads.head(k), Integer.parseInt(p[2])));
@@ -58,18 +79,27 @@ public final class DraftSweep {
                     String metricId = p.length > 5 ? p[5] : "max-prob";
                     DraftPlan plan = new DraftPlan(metricId, layers, Double.parseDouble(p[1]), Double.parseDouble(p[2]),
                             p.length > 4 ? Double.parseDouble(p[4]) : 0.0, Integer.parseInt(p[3]), Double.NaN,
-                            Double.NaN, Double.NaN, Double.NaN);
+                            Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
                     decoders.add(CalibratedDraft.planned(heads, cal, plan, ConfidenceMetric.byName(metricId)).decoder(tf));
                 }
             }
             double[][] tps = new double[decoders.size()][rounds];
             SpeculativeSweep.Row[] last = new SpeculativeSweep.Row[decoders.size()];
+            Generator full = new Generator(tf);
             for (SelfSpeculativeDecoder d : decoders) {
-                SpeculativeSweep.run(d, "warm-up", -1, prompts.subList(0, 2), tokens);
+                if (d == null) {
+                    fullModel(full, prompts.subList(0, 2), tokens);
+                } else {
+                    SpeculativeSweep.run(d, "warm-up", -1, prompts.subList(0, 2), tokens);
+                }
             }
             for (int r = 0; r < rounds; r++) {
                 for (int i = 0; i < decoders.size(); i++) {
-                    last[i] = SpeculativeSweep.run(decoders.get(i), names.get(i), -1, prompts, tokens);
+                    if (decoders.get(i) == null) {
+                        last[i] = fullModel(full, prompts, tokens);
+                    } else {
+                        last[i] = SpeculativeSweep.run(decoders.get(i), names.get(i), -1, prompts, tokens);
+                    }
                     tps[i][r] = last[i].tokensPerSecond();
                 }
             }
@@ -80,6 +110,17 @@ public final class DraftSweep {
                         last[i].meanAcceptedPerVerification());
             }
         }
+    }
+
+    private static SpeculativeSweep.Row fullModel(Generator full, List<int[]> prompts, int tokens) {
+        long steps = 0;
+        double ms = 0;
+        for (int[] p : prompts) {
+            GenerationResult g = full.generate(p, tokens, SamplingOptions.GREEDY, null, false);
+            steps += g.decodeSteps();
+            ms += g.decodeMs();
+        }
+        return new SpeculativeSweep.Row("full", "full", -1, 0, steps, ms, 0, 0, 0, 0, 0, 0, 0);
     }
 
     private static double median(double[] v) {

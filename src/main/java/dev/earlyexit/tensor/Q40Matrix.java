@@ -70,6 +70,11 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     }
 
     @Override
+    protected int tiledFromTokens() {
+        return TILED_MIN_T;
+    }
+
+    @Override
     public DType dtype() {
         return DType.Q4_0;
     }

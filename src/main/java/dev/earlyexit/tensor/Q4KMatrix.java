@@ -82,6 +82,11 @@ public final class Q4KMatrix extends Matrix implements GgmlBlocks {
     }
 
     @Override
+    protected int tiledFromTokens() {
+        return TILED_MIN_T;
+    }
+
+    @Override
     public DType dtype() {
         return DType.Q4_K;
     }

@@ -87,6 +87,11 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
     }
 
     @Override
+    protected int tiledFromTokens() {
+        return TILED_MIN_T;
+    }
+
+    @Override
     public DType dtype() {
         return DType.Q5_K;
     }

@@ -90,6 +90,11 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
     }
 
     @Override
+    protected int tiledFromTokens() {
+        return TILED_MIN_T;
+    }
+
+    @Override
     public DType dtype() {
         return DType.Q8;
     }
@@ -101,7 +106,19 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
 
     @Override
     public void row(int r, float[] dst, int off) {
-        for (int i = 0; i < cols; i++) {
+        int step = F.length();
+        int i = 0;
+        if (GROUP % step == 0 && B.length() == step) {
+            // vectorized: the tiled product (prefill) widens every weight once per block through here
+            for (int g = 0; g < cols / GROUP; g++) {
+                float scale = scales[r * groupsPerRow + g];
+                for (int j = 0; j < GROUP; j += step, i += step) {
+                    ((FloatVector) ByteVector.fromArray(B, q, r * cols + i).convertShape(VectorOperators.B2F, F, 0))
+                            .mul(scale).intoArray(dst, off + i);
+                }
+            }
+        }
+        for (; i < cols; i++) {
             dst[off + i] = q[r * cols + i] * scales[r * groupsPerRow + i / GROUP];
         }
     }

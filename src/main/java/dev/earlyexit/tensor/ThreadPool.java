@@ -58,6 +58,8 @@ public final class ThreadPool implements AutoCloseable {
     private double windowAloneNanos;
     private double windowTotalNanos;
     private int soloDispatchesLeft;
+    /** Each worker's own float scratch (a tile of dequantized weights), grown on first need, then reused. */
+    private final float[][] scratch;
 
     public ThreadPool(int threads) {
         if (threads < 1) {
@@ -66,6 +68,7 @@ public final class ThreadPool implements AutoCloseable {
         this.threads = threads;
         this.workers = new Thread[threads];
         this.sleeping = new boolean[threads];
+        this.scratch = new float[threads][];
         for (int w = 1; w < threads; w++) {
             final int worker = w;
             Thread t = new Thread(() -> workerLoop(worker), "earlyexit-worker-" + w);
@@ -82,6 +85,19 @@ public final class ThreadPool implements AutoCloseable {
 
     public int threads() {
         return threads;
+    }
+
+    /**
+     * Scratch of at least {@code floats} values owned by {@code worker}, for the task it is running; kept
+     * for the next dispatch, so kernels allocate only the first time (or when a larger one is asked for).
+     */
+    float[] scratch(int worker, int floats) {
+        float[] s = scratch[worker];
+        if (s == null || s.length < floats) {
+            s = new float[floats];
+            scratch[worker] = s;
+        }
+        return s;
     }
 
     /** Runs {@code task} over [0, n) split across all workers, and returns when every range is done. */

@@ -17,7 +17,7 @@ class GgmlMatricesTest {
     void kernelsMatchFloatReferenceOfTheSameWeights() {
         Random r = new Random(3);
         for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K}) {
-            for (int rows : new int[] {1, 3, 13}) {
+            for (int rows : new int[] {1, 3, 13, 70}) { // 70: several tiles of the tiled product
                 for (int cols : new int[] {256, 768}) {
                     float[] w = gaussian(r, rows * cols);
                     byte[] enc = GgmlMatrices.quantize(type, w, 0, rows, cols);
@@ -32,7 +32,7 @@ class GgmlMatricesTest {
                             assertThat(row[j]).as("%s row %d col %d", type, i, j).isEqualTo(deq[i * cols + j]);
                         }
                     }
-                    for (int T : new int[] {1, 3, 8}) {
+                    for (int T : new int[] {1, 3, 8, Matrix.TILED_MIN_T + 3}) {
                         for (int threads : new int[] {1, 2, 3}) {
                             checkProduct(type + " " + rows + "x" + cols + " T=" + T + " threads=" + threads, m, deq, r, T, threads);
                         }

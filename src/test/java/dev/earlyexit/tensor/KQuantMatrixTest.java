@@ -54,7 +54,7 @@ class KQuantMatrixTest {
                 m.row(i, row, 0);
                 assertThat(row).as("%s row %d", t.name(), i).containsExactly(java.util.Arrays.copyOfRange(want, i * cols, (i + 1) * cols));
             }
-            for (int T : new int[] {1, 3, 4, 8, 9}) {
+            for (int T : new int[] {1, 3, 4, 8, 9, Matrix.TILED_MIN_T, 23, 49}) { // 18 and 49: tiled (Q6_K from 48)
                 for (int threads : new int[] {1, 2}) {
                     checkProduct(t.name() + " T=" + T + " threads=" + threads, m, want, gaussian(r, T * cols), T, threads);
                 }
@@ -96,12 +96,13 @@ class KQuantMatrixTest {
         Random r = new Random(5);
         int rows = 64;
         int cols = 512;
-        float[] x = gaussian(r, 8 * cols);
-        float[] out = new float[8 * rows];
+        int tiled = 49; // every k-quant's tiled product
+        float[] x = gaussian(r, tiled * cols);
+        float[] out = new float[tiled * rows];
         try (ThreadPool pool = new ThreadPool(2)) {
             for (GgmlType t : K_TYPES) {
                 Matrix m = GgmlMatrices.of(t, ByteBuffer.wrap(randomBlocks(t, rows * cols / 256, r)), rows, cols);
-                for (int T : new int[] {1, 8}) {
+                for (int T : new int[] {1, 8, tiled}) { // the tiled product's scratch is kept by the pool
                     long[] ids = Thread.getAllStackTraces().keySet().stream()
                             .filter(th -> th == Thread.currentThread() || th.getName().startsWith("earlyexit-worker"))
                             .mapToLong(Thread::getId).toArray();

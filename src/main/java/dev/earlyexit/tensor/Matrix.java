@@ -46,7 +46,7 @@ public abstract class Matrix {
 
     /**
      * Blocks of at least this many tokens go through {@link #multiplyTiled}; never by default. The
-     * block-quantized types tile from {@link #TILED_MIN_T} (Q6_K later: its rows are slower to widen);
+     * block-quantized types tile from {@link #TILED_MIN_T};
      * float32 and bf16 keep their own kernels, whose every (row, token) result is bit-identical to a lone
      * token's (DSSD's verification relies on it for exact output).
      */
@@ -57,10 +57,11 @@ public abstract class Matrix {
     /**
      * Tokens from which a block-quantized product is tiled (prefill): above DSSD's longest verification
      * block (17) and the server's batched decode, which keep the per-row kernels. At 18 tokens on
-     * 2048 x 2048 (2 threads) the tiled product was already 1.06-1.25x faster for Q8_0, Q4_0, Q4_K, Q5_K.
+     * 2048 x 2048 (2 threads) the tiled product was already 1.06-1.25x faster for Q8_0, Q4_0, Q4_K, Q5_K,
+     * 2.35x for Q6_K (whose per-row kernel is the slowest).
      */
     static final int TILED_MIN_T = 18;
-    /** Dequantized weights per tile: 256 KB, which stays in L2 beside a 4-token slice of activations. */
+    /** Dequantized weights per tile: 256 KB, which stays in L2 beside a 3-token slice of activations. */
     private static final int TILE_FLOATS = 1 << 16;
 
     /** Rows of one tile: a multiple of 4, at most 32, about TILE_FLOATS values. */

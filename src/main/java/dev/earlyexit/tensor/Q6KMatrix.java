@@ -80,7 +80,7 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
 
     @Override
     protected int tiledFromTokens() {
-        return 48; // widening a Q6_K row costs about 4 ns a value: the tiled product paid from about 32 tokens
+        return TILED_MIN_T;
     }
 
     @Override
@@ -107,10 +107,43 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
 
     @Override
     public void row(int r, float[] dst, int off) {
+        if (VECTOR) {
+            vectorRow(r, dst, off);
+            return;
+        }
         for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++, y += SUPER) {
             for (int k = 0; k < SUPER; k++) {
                 // (d * sc) * (q - 32), as ggml's dequantization computes it
                 dst[y + k] = d[s] * scales[16 * s + k / 16] * (level(s, k) - 32);
+            }
+        }
+    }
+
+    /**
+     * {@link #row} with dot1's vector widening (the tiled product widens every weight of a prefill once
+     * through here): the same (d * sc) * (q - 32) per value, so the same bits as the scalar loop.
+     */
+    private void vectorRow(int r, float[] dst, int off) {
+        for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++) {
+            float ds = d[s];
+            for (int h = 0; h < 2; h++, y += 128) {
+                int ql = 128 * s + 64 * h;
+                int qh = 64 * s + 32 * h;
+                int sc = 16 * s + 8 * h;
+                for (int i = 0; i < 32; i += L) {
+                    int g = sc + i / 16;
+                    ByteVector va = ByteVector.fromArray(B, low, ql + i);
+                    ByteVector vb = ByteVector.fromArray(B, low, ql + 32 + i);
+                    ByteVector vh = ByteVector.fromArray(B, high, qh + i);
+                    widen(va.and((byte) 0xF).or(vh.and((byte) 3).lanewise(VectorOperators.LSHL, 4)), ds * scales[g])
+                            .intoArray(dst, y + i);
+                    widen(vb.and((byte) 0xF).or(vh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)), ds * scales[g + 2])
+                            .intoArray(dst, y + 32 + i);
+                    widen(va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30)), ds * scales[g + 4])
+                            .intoArray(dst, y + 64 + i);
+                    widen(vb.lanewise(VectorOperators.LSHR, 4).or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)),
+                            ds * scales[g + 6]).intoArray(dst, y + 96 + i);
+                }
             }
         }
     }

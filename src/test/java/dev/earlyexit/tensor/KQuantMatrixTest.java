@@ -54,7 +54,7 @@ class KQuantMatrixTest {
                 m.row(i, row, 0);
                 assertThat(row).as("%s row %d", t.name(), i).containsExactly(java.util.Arrays.copyOfRange(want, i * cols, (i + 1) * cols));
             }
-            for (int T : new int[] {1, 3, 4, 8, 9, Matrix.TILED_MIN_T, 23, 49}) { // 18 and 49: tiled (Q6_K from 48)
+            for (int T : new int[] {1, 3, 4, 8, 9, Matrix.TILED_MIN_T, 23, 49}) { // from 18: tiled
                 for (int threads : new int[] {1, 2}) {
                     checkProduct(t.name() + " T=" + T + " threads=" + threads, m, want, gaussian(r, T * cols), T, threads);
                 }

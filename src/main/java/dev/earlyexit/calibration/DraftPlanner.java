@@ -18,7 +18,8 @@ import java.util.List;
  * last-draft threshold on the best few settings, and finally weighs the LayerSkip-style baseline (one
  * head, every draft length up to the limit), so the plan is never predicted slower than it. Beside the
  * plan it stores that baseline's time and a clairvoyant rule's (one that knows which drafts the model will
- * reject): what a better rule could still gain on these heads. The time of a round is counted the way {@link dev.earlyexit.decoding.SelfSpeculativeDecoder} spends it:
+ * reject): what a better rule could still gain on these heads. The time of a round is counted the way
+ * {@link dev.earlyexit.decoding.SelfSpeculativeDecoder} spends it:
  * layers run one row at a time while drafting and as blocks (t_layer + (rows - 1) x t_row) when a deeper
  * token carries earlier ones along and at verification, a head call per head asked, and the classifier
  * over the window as one block. The full model costs L x t_layer + t_classifier per token.

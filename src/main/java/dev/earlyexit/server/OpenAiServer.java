@@ -556,7 +556,6 @@ public final class OpenAiServer implements AutoCloseable {
 
     // ----------------------------------------------------------------------------------- one exchange
 
-    /** One request/response pair with the server's ways of answering it. */
     /** A request body as JSON; anything that is not one JSON value is a 400 naming what is wrong. */
     static JsonNode parseBody(byte[] bytes) {
         try {
@@ -575,6 +574,14 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * How much of an oversized body is read and dropped before the 413 goes out. Closing a connection whose
+     * client is still uploading makes the kernel reset it, and the client then loses the 413 it was sent
+     * (seen as "no bytes" in Java's client); past this bound the server stops reading all the same.
+     */
+    static final long OVERSIZED_BODY_DRAIN_BYTES = 64L << 20;
+
+    /** One request/response pair with the server's ways of answering it. */
     private final class Exchange {
         final Request request;
         final Response response;
@@ -592,16 +599,15 @@ public final class OpenAiServer implements AutoCloseable {
 
         /** The body as JSON, within the size limit. */
         JsonNode body(int limit) throws IOException {
-            long declared = request.getLength();
-            if (declared > limit) {
-                throw tooLarge(limit);
-            }
             byte[] bytes;
             try (InputStream in = Content.Source.asInputStream(request)) {
+                if (request.getLength() > limit) {
+                    throw tooLarge(limit, in);
+                }
                 bytes = in.readNBytes(limit + 1);
-            }
-            if (bytes.length > limit) {
-                throw tooLarge(limit);
+                if (bytes.length > limit) {
+                    throw tooLarge(limit, in);
+                }
             }
             if (bytes.length == 0) {
                 throw ApiException.badRequest("the request body is empty: send a JSON object", null);
@@ -609,7 +615,13 @@ public final class OpenAiServer implements AutoCloseable {
             return parseBody(bytes);
         }
 
-        private ApiException tooLarge(int limit) {
+        /** The 413, once the rest of the body (up to the drain bound) has been read and dropped. */
+        private ApiException tooLarge(int limit, InputStream in) throws IOException {
+            long left = OVERSIZED_BODY_DRAIN_BYTES;
+            byte[] sink = new byte[16384];
+            for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+                left -= n;
+            }
             return new ApiException(413, "invalid_request_error", "the request body is larger than the server's "
                     + "limit of " + limit + " bytes (--max-body-bytes)", null, "request_too_large");
         }

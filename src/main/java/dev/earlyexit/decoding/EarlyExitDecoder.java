@@ -48,6 +48,10 @@ import java.util.List;
  * once from its exit hidden state (each skipped layer's norm, k/v projection and RoPE applied to it, as
  * CALM propagates the hidden state), so nothing is owed; the cache then differs from the full model's.
  *
+ * <h2>Many sequences at once</h2>
+ * {@link EarlyExitBatch} runs the same rule and the same exact fill for several sequences in one pass
+ * per layer (the server's slots); each sequence's tokens and exit layers are this decoder's.
+ *
  * <p>Scratch is allocated once per decoder and sampler; the decode loop allocates nothing.
  */
 public final class EarlyExitDecoder {
@@ -145,6 +149,18 @@ public final class EarlyExitDecoder {
     /** The exit rule: a head answers when its confidence reaches its threshold. */
     public static boolean exits(double confidence, double threshold) {
         return confidence >= threshold;
+    }
+
+    /**
+     * A head's confidence in one hidden state: its logits into headLogits, their plain softmax into probs
+     * (scratch of at least the head's output size), then the metric. Also used by {@link EarlyExitBatch}.
+     */
+    static double confidence(ExitHead h, float[] hidden, int offset, float[] headLogits, float[] probs,
+                             ConfidenceMetric metric, Transformer model) {
+        int m = h.outputSize();
+        h.logits(hidden, offset, headLogits, model.pool());
+        SequenceProbe.softmaxInto(headLogits, 0, m, probs);
+        return metric.confidence(probs, m);
     }
 
     /**
@@ -251,10 +267,7 @@ public final class EarlyExitDecoder {
                 int k = headAtDepth[j + 1];
                 if (k >= 0) {
                     ExitHead h = heads[k];
-                    int m = h.outputSize();
-                    h.logits(cur, 0, headLogits[k], model.pool());
-                    SequenceProbe.softmaxInto(headLogits[k], 0, m, probs);
-                    double confidence = metric.confidence(probs, m);
+                    double confidence = confidence(h, cur, 0, headLogits[k], probs, metric, model);
                     headCalls++;
                     if (exits(confidence, thresholds[k])) {
                         next = h.tokenId(pick(sampler, headLogits[k], headSample[k]));
@@ -296,7 +309,7 @@ public final class EarlyExitDecoder {
     }
 
     /** Greedy: the head's argmax; sampling: a draw from the sampler's distribution over the head's outputs. */
-    private static int pick(Sampler sampler, float[] headLogits, float[] scratch) {
+    static int pick(Sampler sampler, float[] headLogits, float[] scratch) {
         if (sampler.options().greedy()) {
             return Kernels.argmax(headLogits, 0, headLogits.length);
         }

@@ -368,6 +368,39 @@ public final class Transformer {
         java.util.Arrays.fill(rowCaches, null);
     }
 
+    /**
+     * Runs R rows through layer l alone, in place, where rows may come from different sequences and a
+     * sequence may bring several: the rows of one cache must be consecutive and are that cache's next
+     * positions at layer l, in order (each row attends to its own cache up to its own position). The
+     * projections and the MLP read each weight once for all R rows. This is the per-layer step of a
+     * batch whose sequences leave at different layers ({@code decoding.EarlyExitBatch}); each row's result
+     * equals {@link #forward} of its own sequence's rows.
+     */
+    public void forwardLayerRows(int l, float[] x, int R, KVCache[] caches) {
+        if (l < 0 || l >= c.layers()) {
+            throw new IllegalArgumentException("layer " + l + " is outside [0, " + c.layers() + ")");
+        }
+        for (int t = 0; t < R; t++) {
+            KVCache cache = caches[t];
+            int ahead = 1;
+            while (t + ahead < R && caches[t + ahead] == cache) {
+                ahead++;
+            }
+            if (cache.length(l) + ahead > cache.capacity()) {
+                throw new IllegalStateException("context is full: layer " + l + " holds " + cache.length(l)
+                        + " positions and " + ahead + " more exceed the context of " + cache.capacity());
+            }
+            t += ahead - 1;
+        }
+        ensureBlock(R);
+        if (rowPositions.length < R) {
+            rowPositions = new int[Math.max(R, 2 * rowPositions.length)];
+            rowCaches = new KVCache[rowPositions.length];
+        }
+        layerRows(l, x, R, caches);
+        java.util.Arrays.fill(rowCaches, 0, R, null);
+    }
+
     private int[] rowPositions = new int[0];
     private KVCache[] rowCaches = new KVCache[0];
     private final RowAttentionTask rowAttentionTask = new RowAttentionTask();

@@ -1,14 +1,12 @@
 package dev.earlyexit.server;
 
 import dev.earlyexit.decoding.CalibratedDraft;
+import dev.earlyexit.decoding.EarlyExitBatch;
 import dev.earlyexit.decoding.EarlyExitDecoder;
-import dev.earlyexit.decoding.EarlyExitResult;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
-import dev.earlyexit.decoding.Sampler;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeResult;
-import dev.earlyexit.model.KVCache;
 import dev.earlyexit.model.ModelConfig;
 import dev.earlyexit.model.Transformer;
 
@@ -20,16 +18,19 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The one thread that drives the model. Full-model requests decode in slots: every step, the next
- * token of each active slot runs through the model as one block ({@link Transformer#forwardRows}), so
- * each weight is read once per step for all of them, and the classifier runs once for the block. A
- * new request is prefilled alone (its prompt as one block) when a slot is free, then joins the next
- * step. Each slot has its own KV cache and sampler, so its output is what {@link Generator} gives for
- * the same request alone (greedy: identical).
+ * The one thread that drives the model. Full-model and early-exit requests decode in slots: every
+ * step gives each active slot its next token through one {@link EarlyExitBatch#step}, where each layer
+ * runs once, as one block, for every slot still at it (so each weight is read once per step for all of
+ * them), an early-exit token leaves the block at the head it exits at, and the classifier runs once for
+ * the tokens that reach it. A new request is prefilled alone (its prompt as one block) when a slot is
+ * free, then joins the next step. Each slot has its own KV cache, sampler and thresholds, so its output
+ * is what {@link Generator} or {@link EarlyExitDecoder} gives for the same request alone (greedy:
+ * identical tokens and exit layers).
  *
- * <p>Early-exit and DSSD requests run through {@link EarlyExitDecoder} / {@link SelfSpeculativeDecoder}
- * one at a time: when one reaches the head of the queue, no new request is admitted until the running
- * slots have finished, then it runs alone. Their per-slot form inside the batch is not built.
+ * <p>DSSD requests run through {@link SelfSpeculativeDecoder} one at a time: when one reaches the head of
+ * the queue, no new request is admitted until the running slots have finished, then it runs alone.
+ * Its per-slot form inside the batch (drafts and verifications of every slot sharing the layer passes)
+ * is not built.
  *
  * <p>Waiting requests sit in a bounded queue; {@link #submit} refuses beyond it (the caller answers
  * 429). A cancelled job (client gone, stop string) leaves its slot before the next step.
@@ -49,25 +50,22 @@ public final class Engine implements AutoCloseable {
     private volatile int busy;
     private Job pending;
 
-    // Batch buffers, sized for every slot at once: the step allocates nothing but the events it sends.
-    private final float[] x;
-    private final float[] row;
-    private final float[] logits;
-    private final float[] prefillLogits;
-    private final KVCache[] rowCaches;
+    // The step allocates nothing but the events it sends.
+    private final EarlyExitBatch batch;
+    private final EarlyExitBatch.Sequence[] rowSequences;
     private final Slot[] rowSlots;
-    private final int[] oneToken = new int[1];
 
     private static final class Slot {
-        final KVCache cache;
+        final EarlyExitBatch.Sequence seq;
+        final int[] exitsPerLayer;  // [layer count + 1], by 1-based exit layer
         Job job;
-        Sampler sampler;
         int produced;
-        int position;   // where `next` goes when it is fed
-        int next;
+        long layerSum;
+        int next;                   // the last token chosen, fed at the next step
 
-        Slot(ModelConfig c) {
-            this.cache = new KVCache(c);
+        Slot(EarlyExitBatch batch, int layers) {
+            this.seq = batch.newSequence();
+            this.exitsPerLayer = new int[layers + 1];
         }
     }
 
@@ -83,17 +81,15 @@ public final class Engine implements AutoCloseable {
         this.exits = exits;
         this.metrics = metrics;
         this.stopIds = Generator.stopIds(c);
+        this.batch = new EarlyExitBatch(model, exits.available() ? exits.heads() : null,
+                exits.available() ? exits.metric() : null);
         this.slots = new Slot[slotCount];
         for (int i = 0; i < slotCount; i++) {
-            slots[i] = new Slot(c);
+            slots[i] = new Slot(batch, c.layers());
         }
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.queueCapacity = queueCapacity;
-        this.x = new float[slotCount * c.dim()];
-        this.row = new float[c.dim()];
-        this.logits = new float[slotCount * c.vocabSize()];
-        this.prefillLogits = new float[c.vocabSize()];
-        this.rowCaches = new KVCache[slotCount];
+        this.rowSequences = new EarlyExitBatch.Sequence[slotCount];
         this.rowSlots = new Slot[slotCount];
         metrics.bind(slotCount, this::queueLength, () -> busy);
         this.thread = new Thread(this::loop, "earlyexit-engine");
@@ -153,7 +149,7 @@ public final class Engine implements AutoCloseable {
                         pending = queue.poll();
                         continue;
                     }
-                    if (job.spec.mode() != ExitSpec.Mode.FULL) {
+                    if (job.spec.mode() == ExitSpec.Mode.DSSD) {
                         if (busy == 0) {
                             pending = null;
                             waiting.decrementAndGet();
@@ -197,29 +193,28 @@ public final class Engine implements AutoCloseable {
     private void start(Slot s, Job job) {
         metrics.promptTokens.add(job.promptIds.length);
         try {
-            int n = job.promptIds.length;
-            s.cache.clear();
-            float[] block = new float[n * c.dim()];
-            model.embed(job.promptIds, 0, n, 0, block);
-            model.forward(block, n, 0, c.layers(), s.cache);
-            model.logits(block, n - 1, prefillLogits);
-            s.job = job;
-            s.sampler = new Sampler(job.sampling, c.vocabSize());
-            s.produced = 0;
-            busy++;
-            int next = s.sampler.sample(prefillLogits, 0);
-            accept(s, next, prefillLogits, 0);
-            metrics.produced(1);
+            double[] thresholds = null;
+            if (job.spec.mode() == ExitSpec.Mode.EARLY_EXIT) {
+                exits.require(job.spec.mode());
+                thresholds = exits.thresholds(job.spec.epsilon());
+            }
+            s.seq.start(job.promptIds, job.sampling, thresholds);
         } catch (RuntimeException e) {
             job.emit(new Job.Failed(String.valueOf(e.getMessage())));
-            release(s);
+            return;
         }
+        s.job = job;
+        s.produced = 0;
+        s.layerSum = 0;
+        java.util.Arrays.fill(s.exitsPerLayer, 0);
+        busy++;
+        accept(s);
+        metrics.produced(1);
     }
 
-    /** One decode step for every active slot, as one block through the model. */
+    /** One decode step for every active slot: one batch step, each layer once for the slots still at it. */
     private void step() {
         int T = 0;
-        int dim = c.dim();
         for (Slot s : slots) {
             if (s.job == null) {
                 continue;
@@ -229,54 +224,66 @@ public final class Engine implements AutoCloseable {
                 release(s);
                 continue;
             }
-            oneToken[0] = s.next;
-            model.embed(oneToken, 0, 1, s.position, row);
-            System.arraycopy(row, 0, x, T * dim, dim);
-            rowCaches[T] = s.cache;
+            s.seq.feed(s.next);
+            rowSequences[T] = s.seq;
             rowSlots[T] = s;
             T++;
         }
         if (T == 0) {
             return;
         }
-        model.forwardRows(x, T, rowCaches);
-        model.logitsBlock(x, T, logits);
+        batch.step(rowSequences, T);
         metrics.decodeSteps.increment();
         metrics.batchedRows.add(T);
-        int vocab = c.vocabSize();
         for (int t = 0; t < T; t++) {
-            Slot s = rowSlots[t];
-            accept(s, s.sampler.sample(logits, t * vocab), logits, t * vocab);
+            accept(rowSlots[t]);
             rowSlots[t] = null;
-            rowCaches[t] = null;
+            rowSequences[t] = null;
         }
         metrics.produced(T);
     }
 
-    /** A slot's newly chosen token, with Generator's order of checks: stop token, max tokens, context. */
-    private void accept(Slot s, int next, float[] logitRows, int off) {
+    /**
+     * The token a slot's sequence just chose, with Generator's order of checks: stop token, max tokens,
+     * context.
+     */
+    private void accept(Slot s) {
         Job job = s.job;
+        int next = s.seq.token();
         if (Generator.isStop(stopIds, next)) {
             finish(s, Job.Finish.STOP);
             return;
         }
+        int layer = s.seq.exitLayer();
         s.produced++;
-        emitToken(job, next, c.layers(), logitRows, off);
-        metrics.exit(c.layers());
+        s.layerSum += layer;
+        s.exitsPerLayer[layer]++;
+        int off = s.seq.logitsOffset();
+        emitToken(job, next, layer, off < 0 ? null : batch.logits(), off);
+        metrics.exit(layer);
         int pos = job.promptIds.length + s.produced - 1;
         if (s.produced == job.maxTokens || pos + 1 >= c.maxSeqLen()) {
             finish(s, Job.Finish.LENGTH);
             return;
         }
         s.next = next;
-        s.position = pos;
     }
 
     private void finish(Slot s, Job.Finish finish) {
         Map<String, Object> report = new LinkedHashMap<>();
-        report.put("mode", ExitSpec.Mode.FULL.id());
-        report.put("mean_layers", (double) c.layers());
-        report.put("exits_per_layer", s.produced == 0 ? Map.of() : Map.of(String.valueOf(c.layers()), s.produced));
+        ExitSpec.Mode mode = s.job.spec.mode();
+        report.put("mode", mode.id());
+        if (mode == ExitSpec.Mode.EARLY_EXIT) {
+            report.put("epsilon", s.job.spec.epsilon());
+        }
+        report.put("mean_layers", s.produced == 0 ? (double) c.layers() : round((double) s.layerSum / s.produced));
+        Map<String, Integer> perLayer = new LinkedHashMap<>();
+        for (int l = 1; l <= c.layers(); l++) {
+            if (s.exitsPerLayer[l] > 0) {
+                perLayer.put(String.valueOf(l), s.exitsPerLayer[l]);
+            }
+        }
+        report.put("exits_per_layer", perLayer);
         report.put("drafted", 0);
         report.put("accepted", 0);
         s.job.emit(new Job.Done(finish, report));
@@ -284,11 +291,10 @@ public final class Engine implements AutoCloseable {
     }
 
     private void release(Slot s) {
-        if (s.job != null && s.sampler != null) {
+        if (s.job != null) {
             busy--;
         }
         s.job = null;
-        s.sampler = null;
     }
 
     private void emitToken(Job job, int id, int exitLayer, float[] logitRows, int off) {
@@ -303,7 +309,7 @@ public final class Engine implements AutoCloseable {
         job.emit(LogProbs.of(logitRows, off, c.vocabSize(), id, exitLayer, job.topLogprobs));
     }
 
-    // ------------------------------------------------------------------ early exit and DSSD, one at a time
+    // ------------------------------------------------------------------------------ DSSD, one at a time
 
     /** Thrown from a decoder's token listener to abandon a cancelled request. */
     private static final class Cancelled extends RuntimeException {
@@ -321,59 +327,41 @@ public final class Engine implements AutoCloseable {
             report.put("mode", job.spec.mode().id());
             report.put("epsilon", job.spec.epsilon());
             GenerationResult.StopReason reason;
-            if (job.spec.mode() == ExitSpec.Mode.EARLY_EXIT) {
-                double[] tau = exits.thresholds(job.spec.epsilon());
-                EarlyExitDecoder decoder = new EarlyExitDecoder(model, exits.heads(), tau, exits.metric());
-                EarlyExitResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, (id, layer) -> {
-                    if (job.cancelled()) {
-                        throw new Cancelled();
-                    }
-                    emitToken(job, id, layer, null, 0);
-                    metrics.exit(layer);
-                    metrics.produced(1);
-                });
-                reason = r.generation().stopReason();
-                report.put("mean_layers", round(r.meanLayers()));
-                report.put("exits_per_layer", perLayer(r.exitLayers()));
+            Optional<CalibratedDraft> draft = exits.draft(job.spec.epsilon(), job.spec.maxDraft());
+            report.put("max_draft", draft.map(CalibratedDraft::maxDraft).orElse(job.spec.maxDraft()));
+            int[] layers = new int[Math.max(1, job.maxTokens)];
+            int[] count = {0};
+            Generator.TokenListener listener = id -> {
+                if (job.cancelled()) {
+                    throw new Cancelled();
+                }
+                emitToken(job, id, c.layers(), null, 0);
+                metrics.produced(1);
+                count[0]++;
+            };
+            if (draft.isEmpty()) {
+                // No head is trusted at this ε: every token comes from the full model.
+                GenerationResult g = new Generator(model).generate(job.promptIds, job.maxTokens, job.sampling,
+                        listener);
+                reason = g.stopReason();
+                java.util.Arrays.fill(layers, 0, g.ids().length, c.layers());
+                report.put("mean_layers", (double) c.layers());
+                report.put("exits_per_layer", perLayer(java.util.Arrays.copyOf(layers, g.ids().length)));
                 report.put("drafted", 0);
                 report.put("accepted", 0);
+                exitsToMetrics(java.util.Arrays.copyOf(layers, g.ids().length));
             } else {
-                Optional<CalibratedDraft> draft = exits.draft(job.spec.epsilon(), job.spec.maxDraft());
-                report.put("max_draft", draft.map(CalibratedDraft::maxDraft).orElse(job.spec.maxDraft()));
-                int[] layers = new int[Math.max(1, job.maxTokens)];
-                int[] count = {0};
-                Generator.TokenListener listener = id -> {
-                    if (job.cancelled()) {
-                        throw new Cancelled();
-                    }
-                    emitToken(job, id, c.layers(), null, 0);
-                    metrics.produced(1);
-                    count[0]++;
-                };
-                if (draft.isEmpty()) {
-                    // No head is trusted at this ε: every token comes from the full model.
-                    GenerationResult g = new Generator(model).generate(job.promptIds, job.maxTokens, job.sampling,
-                            listener);
-                    reason = g.stopReason();
-                    java.util.Arrays.fill(layers, 0, g.ids().length, c.layers());
-                    report.put("mean_layers", (double) c.layers());
-                    report.put("exits_per_layer", perLayer(java.util.Arrays.copyOf(layers, g.ids().length)));
-                    report.put("drafted", 0);
-                    report.put("accepted", 0);
-                    exitsToMetrics(java.util.Arrays.copyOf(layers, g.ids().length));
-                } else {
-                    SelfSpeculativeDecoder decoder = draft.get().decoder(model);
-                    SpeculativeResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, listener);
-                    reason = r.generation().stopReason();
-                    double mean = java.util.Arrays.stream(r.exitLayers()).average().orElse(c.layers());
-                    report.put("mean_layers", round(mean));
-                    report.put("exits_per_layer", perLayer(r.exitLayers()));
-                    report.put("drafted", r.drafted());
-                    report.put("accepted", r.accepted());
-                    metrics.drafted.add(r.drafted());
-                    metrics.accepted.add(r.accepted());
-                    exitsToMetrics(r.exitLayers());
-                }
+                SelfSpeculativeDecoder decoder = draft.get().decoder(model);
+                SpeculativeResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, listener);
+                reason = r.generation().stopReason();
+                double mean = java.util.Arrays.stream(r.exitLayers()).average().orElse(c.layers());
+                report.put("mean_layers", round(mean));
+                report.put("exits_per_layer", perLayer(r.exitLayers()));
+                report.put("drafted", r.drafted());
+                report.put("accepted", r.accepted());
+                metrics.drafted.add(r.drafted());
+                metrics.accepted.add(r.accepted());
+                exitsToMetrics(r.exitLayers());
             }
             Job.Finish finish = reason == GenerationResult.StopReason.STOP_TOKEN ? Job.Finish.STOP : Job.Finish.LENGTH;
             job.emit(new Job.Done(finish, report));

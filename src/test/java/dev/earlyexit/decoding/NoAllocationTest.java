@@ -94,6 +94,40 @@ class NoAllocationTest {
         }
     }
 
+    @Test
+    void batchedEarlyExitStepsAllocateNothing() throws Exception {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        var m = Llama2cCheckpoint.load(TestModels.stories15M(), DType.F32);
+        try (ThreadPool pool = new ThreadPool(1)) {
+            Transformer tf = new Transformer(m.config(), m.weights(), pool);
+            var heads = dev.earlyexit.exits.ExitHeadProvider.copiedEveryLayer().heads(m.config(), m.weights());
+            EarlyExitBatch batch = new EarlyExitBatch(tf, heads, dev.earlyexit.calibration.ConfidenceMetrics.MAX_PROB);
+            EarlyExitBatch.Sequence[] seqs = {batch.newSequence(), batch.newSequence(), batch.newSequence()};
+            double[][] thresholds = {EarlyExitDecoderTest.MIXED, null, EarlyExitBatchTest.EAGER};
+            SamplingOptions[] sampling = {SamplingOptions.GREEDY, new SamplingOptions(0.8f, 40, 0.9f, 1),
+                    SamplingOptions.GREEDY};
+            long id = Thread.currentThread().getId();
+            // The same requests each window, started outside the measured steps; buffers that grow to the
+            // most rows a layer has seen stop growing after the first window.
+            long lastWindow = Long.MAX_VALUE;
+            for (int w = 0; w < MAX_WINDOWS && lastWindow > 0; w++) {
+                for (int i = 0; i < seqs.length; i++) {
+                    seqs[i].start(EarlyExitBatchTest.PROMPTS[i], sampling[i], thresholds[i]);
+                }
+                threads.getThreadAllocatedBytes(id);
+                long before = threads.getThreadAllocatedBytes(id);
+                for (int t = 0; t < 40; t++) {
+                    for (EarlyExitBatch.Sequence s : seqs) {
+                        s.feed(s.token());
+                    }
+                    batch.step(seqs, seqs.length);
+                }
+                lastWindow = Math.max(0, threads.getThreadAllocatedBytes(id) - before - 64);
+            }
+            assertThat(lastWindow).as("bytes allocated in 40 batched early-exit steps after warm-up").isZero();
+        }
+    }
+
     private static void step(Transformer tf, KVCache cache, int[] token, int pos, float[] x, float[] logits, Sampler s) {
         tf.embed(token, 0, 1, pos, x);
         tf.forward(x, 1, 0, tf.config().layers(), cache);

@@ -6,9 +6,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,10 +23,12 @@ class EarlyExitServerTest {
     @TempDir
     static Path dir;
     static ServerFixture s;
+    static ExitModes modes;
 
     @BeforeAll
     static void start() throws Exception {
-        s = new ServerFixture(2, 4, null, ServerFixture.exitModes(dir));
+        modes = ServerFixture.exitModes(dir);
+        s = new ServerFixture(2, 4, null, modes);
     }
 
     @AfterAll
@@ -88,6 +96,47 @@ class EarlyExitServerTest {
         JsonNode f = complete("{\"mode\":\"full\"}", true);
         assertThat(f.at("/choices/0/text").asText()).isEqualTo(ServerFixture.reference("Once upon a time", 30).text());
         assertThat(f.at("/early_exit/mean_layers").asDouble()).isEqualTo(6.0);
+    }
+
+    @Test
+    void earlyExitAndFullRequestsDecodeTogetherEachAsItWouldAlone() throws Exception {
+        String[] prompts = {"Once upon a time", "Tom and Lily were playing", "The little dog"};
+        String[] earlyExit = {"{\"mode\":\"early-exit\",\"epsilon\":0.5}", "{\"mode\":\"full\"}",
+                "{\"mode\":\"early-exit\",\"epsilon\":0.8}"};
+        int[] lengths = {40, 25, 30};
+        // References first: the server's engine shares these weights.
+        ServerFixture.EarlyExitReference first = ServerFixture.earlyExitReference(prompts[0], lengths[0], modes, 0.5);
+        ServerFixture.Reference second = ServerFixture.reference(prompts[1], lengths[1]);
+        ServerFixture.EarlyExitReference third = ServerFixture.earlyExitReference(prompts[2], lengths[2], modes, 0.8);
+        long stepsBefore = s.metrics.decodeSteps.sum();
+        long rowsBefore = s.metrics.batchedRows.sum();
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) {
+            String body = "{\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + lengths[i]
+                    + ",\"temperature\":0,\"early_exit\":" + earlyExit[i] + "}";
+            futures.add(s.http.sendAsync(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        JsonNode[] answers = new JsonNode[prompts.length];
+        for (int i = 0; i < prompts.length; i++) {
+            answers[i] = ServerFixture.json(futures.get(i).get());
+        }
+        assertThat(answers[0].at("/choices/0/text").asText()).isEqualTo(first.text());
+        assertThat(answers[1].at("/choices/0/text").asText()).isEqualTo(second.text());
+        assertThat(answers[2].at("/choices/0/text").asText()).isEqualTo(third.text());
+        assertThat(perLayer(answers[0])).isEqualTo(first.exitsPerLayer());
+        assertThat(perLayer(answers[2])).isEqualTo(third.exitsPerLayer());
+        assertThat(answers[1].at("/early_exit/mean_layers").asDouble()).isEqualTo(6.0);
+        assertThat(first.exitsPerLayer().getOrDefault("6", 0)).as("tokens must exit early at ε 0.5")
+                .isLessThan(lengths[0]);
+        // Two slots: they were decoded together.
+        assertThat(s.metrics.batchedRows.sum() - rowsBefore).isGreaterThan(s.metrics.decodeSteps.sum() - stepsBefore);
+    }
+
+    private static Map<String, Integer> perLayer(JsonNode answer) {
+        Map<String, Integer> m = new java.util.TreeMap<>();
+        answer.at("/early_exit/exits_per_layer").fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asInt()));
+        return m;
     }
 
     @Test

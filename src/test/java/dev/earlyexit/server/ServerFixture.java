@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.earlyexit.calibration.Calibration;
 import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.decoding.EarlyExitDecoder;
+import dev.earlyexit.decoding.EarlyExitResult;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
@@ -27,6 +29,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 
 /**
  * A running server on loopback over the real stories15M, and the reference it is checked against:
@@ -118,6 +121,28 @@ final class ServerFixture implements AutoCloseable {
                     .generate(ids, maxTokens, SamplingOptions.GREEDY, null);
             return new Reference(ids, g.ids(), continuation(tok, ids, g.ids()), g.stopReason());
         }
+    }
+
+    /** What generate --mode early-exit gives alone, greedy, at ε over the copied heads of {@link #exitModes}. */
+    static EarlyExitReference earlyExitReference(String prompt, int maxTokens, ExitModes modes, double epsilon)
+            throws Exception {
+        LoadedModel m = model();
+        Tokenizer tok = m.requireTokenizer();
+        int[] ids = GenerationRequest.encodeWithBos(tok, prompt);
+        try (ThreadPool p = new ThreadPool(1)) {
+            // Heads of its own: a head keeps scratch and serves one thread at a time.
+            HeadSet heads = ExitHeadProvider.copiedEveryLayer().heads(m.config(), m.weights());
+            EarlyExitResult r = new EarlyExitDecoder(new Transformer(m.config(), m.weights(), p), heads,
+                    modes.thresholds(epsilon), modes.metric()).generate(ids, maxTokens, SamplingOptions.GREEDY, null);
+            Map<String, Integer> perLayer = new java.util.TreeMap<>();
+            for (int layer : r.exitLayers()) {
+                perLayer.merge(String.valueOf(layer), 1, Integer::sum);
+            }
+            return new EarlyExitReference(continuation(tok, ids, r.generation().ids()), perLayer);
+        }
+    }
+
+    record EarlyExitReference(String text, Map<String, Integer> exitsPerLayer) {
     }
 
     /** As generate's --json "text": the whole decoded minus the prompt's decoded text. */

@@ -1,0 +1,274 @@
+package dev.earlyexit.decoding;
+
+import dev.earlyexit.calibration.ConfidenceMetric;
+import dev.earlyexit.exits.ExitHead;
+import dev.earlyexit.exits.HeadSet;
+import dev.earlyexit.model.KVCache;
+import dev.earlyexit.model.ModelConfig;
+import dev.earlyexit.model.Transformer;
+
+import java.util.Arrays;
+
+/**
+ * {@link EarlyExitDecoder}'s decoding for several sequences at once (the server's slots): one step gives
+ * every sequence its next token, and each layer runs once, as one block, for the rows of every sequence
+ * that still needs it. A token that exits at a head leaves the block there; the others go on.
+ *
+ * <p>Each {@link Sequence} has its own KV cache, sampler and thresholds (its request's ε; a sequence
+ * with none consults no head and is the full model). The exit rule, the heads' confidence and the exact
+ * KV fill are {@link EarlyExitDecoder}'s: a position that exited after d layers owes layers d..L-1 its
+ * KV entries, and rides along, as extra rows of its sequence, in the block of the next token that
+ * reaches each of those layers. So every sequence's tokens and exit layers are those of
+ * {@link EarlyExitDecoder} (and, with no heads, {@link Generator}) on the same request alone: every
+ * kernel computes a row independently of the other rows in its block.
+ *
+ * <p>The block buffer grows to the most rows one layer has seen (owed rows included) and is kept; a step
+ * then allocates nothing. One batch is driven by one thread.
+ */
+public final class EarlyExitBatch {
+    private final Transformer model;
+    private final ModelConfig c;
+    private final HeadSet heads;
+    private final ConfidenceMetric metric;
+    private final float[][] headLogits;     // per head, exactly its output size (argmax and sampler read the length)
+    private final float[][] headSample;
+    private final float[] probs;
+    private final int[] oneToken = new int[1];
+    private float[] block;
+    private KVCache[] blockCaches;
+    private float[] logits;
+
+    /** One sequence: its cache, what it owes, and where its next token goes. */
+    public final class Sequence {
+        private final KVCache cache;
+        private float[] pending;            // [maxSeqLen, dim], made on the first exit before the last layer
+        private final float[] cur;
+        private final int[] headAtDepth;    // depth (1..L) -> head index, or -1
+        private double[] thresholds;
+        private Sampler sampler;
+        private int position;               // where `next` is fed
+        private int next;
+        // Results of the last step (or prefill).
+        private int token;
+        private int exitLayer;
+        private int logitsOffset;           // into logits(), or -1 when a head answered
+        // Per step scratch.
+        private boolean running;
+        private int rowStart;
+        private int owed;
+
+        private Sequence() {
+            this.cache = new KVCache(c);
+            this.cur = new float[c.dim()];
+            this.headAtDepth = new int[c.layers() + 1];
+        }
+
+        /**
+         * Starts a request: the prompt through every layer as one block, its first token from the full
+         * model (in {@link #token()}, its logits at {@link #logitsOffset()}).
+         *
+         * @param thresholds τ per head of the batch's head set for this request's ε; null (or all +∞):
+         *                   the full model
+         */
+        public void start(int[] promptIds, SamplingOptions sampling, double[] thresholds) {
+            Generator.checkPrompt(promptIds, c);
+            Arrays.fill(headAtDepth, -1);
+            if (thresholds != null) {
+                if (heads == null || thresholds.length != heads.size()) {
+                    throw new IllegalArgumentException((heads == null ? 0 : heads.size()) + " heads but "
+                            + thresholds.length + " thresholds");
+                }
+                for (int k = 0; k < thresholds.length; k++) {
+                    int layer = heads.head(k).layer();
+                    if (layer >= 1 && layer <= c.layers() && thresholds[k] < Double.POSITIVE_INFINITY) {
+                        headAtDepth[layer] = k;
+                    }
+                }
+            }
+            this.thresholds = thresholds;
+            this.sampler = new Sampler(sampling, c.vocabSize());
+            cache.clear();
+            int n = promptIds.length;
+            float[] prompt = new float[n * c.dim()];
+            model.embed(promptIds, 0, n, 0, prompt);
+            model.forward(prompt, n, 0, c.layers(), cache);
+            model.logits(prompt, n - 1, logits);
+            token = sampler.sample(logits, 0);
+            exitLayer = c.layers();
+            logitsOffset = 0;
+            position = n;
+        }
+
+        /** Feeds {@code id} (the last token chosen) at the next position in the coming {@link #step}. */
+        public void feed(int id) {
+            if (position + 1 > c.maxSeqLen()) {
+                throw new IllegalStateException("context is full at " + position + " positions");
+            }
+            next = id;
+        }
+
+        /** The token the last step (or start) chose. */
+        public int token() {
+            return token;
+        }
+
+        /** The 1-based layer count it was chosen at. */
+        public int exitLayer() {
+            return exitLayer;
+        }
+
+        /** Where the full model's logits of that token start in {@link #logits()}, or -1 when a head chose it. */
+        public int logitsOffset() {
+            return logitsOffset;
+        }
+
+        /** Positions fed so far: the next token goes here. */
+        public int position() {
+            return position;
+        }
+
+        /** The cache; deep layers lag behind early exits until a later token fills them. */
+        public KVCache cache() {
+            return cache;
+        }
+
+        private float[] pending() {
+            if (pending == null) {
+                pending = new float[c.maxSeqLen() * c.dim()];
+            }
+            return pending;
+        }
+    }
+
+    /** @param heads exit heads the sequences' thresholds refer to, or null for a full-model-only batch */
+    public EarlyExitBatch(Transformer model, HeadSet heads, ConfidenceMetric metric) {
+        this.model = model;
+        this.c = model.config();
+        this.heads = heads;
+        this.metric = metric;
+        int count = heads == null ? 0 : heads.size();
+        int widest = 1;
+        this.headLogits = new float[count][];
+        this.headSample = new float[count][];
+        for (int k = 0; k < count; k++) {
+            int size = heads.head(k).outputSize();
+            headLogits[k] = new float[size];
+            headSample[k] = new float[size];
+            widest = Math.max(widest, size);
+        }
+        this.probs = new float[widest];
+        this.block = new float[c.dim()];
+        this.blockCaches = new KVCache[1];
+        this.logits = new float[c.vocabSize()];
+    }
+
+    public Sequence newSequence() {
+        return new Sequence();
+    }
+
+    /** The full model's logits rows of the last step (or start); see {@link Sequence#logitsOffset()}. */
+    public float[] logits() {
+        return logits;
+    }
+
+    /**
+     * Gives each of seqs[0, n) its next token, from the token it was last {@linkplain Sequence#feed fed}.
+     * Afterwards {@link Sequence#token()} and {@link Sequence#exitLayer()} hold the results, and each
+     * sequence's position has advanced by one.
+     */
+    public void step(Sequence[] seqs, int n) {
+        int L = c.layers();
+        int dim = c.dim();
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs[i];
+            oneToken[0] = s.next;
+            model.embed(oneToken, 0, 1, s.position, s.cur);
+            s.running = true;
+            s.exitLayer = L;
+            s.logitsOffset = -1;
+        }
+        for (int j = 0; j < L; j++) {
+            int rows = 0;
+            for (int i = 0; i < n; i++) {
+                Sequence s = seqs[i];
+                if (s.running) {
+                    s.owed = s.position - s.cache.length(j);
+                    s.rowStart = rows;
+                    rows += s.owed + 1;
+                }
+            }
+            if (rows == 0) {
+                break;
+            }
+            ensureRows(rows);
+            for (int i = 0; i < n; i++) {
+                Sequence s = seqs[i];
+                if (s.running) {
+                    if (s.owed > 0) {
+                        System.arraycopy(s.pending, s.cache.length(j) * dim, block, s.rowStart * dim, s.owed * dim);
+                    }
+                    System.arraycopy(s.cur, 0, block, (s.rowStart + s.owed) * dim, dim);
+                    Arrays.fill(blockCaches, s.rowStart, s.rowStart + s.owed + 1, s.cache);
+                }
+            }
+            model.forwardLayerRows(j, block, rows, blockCaches);
+            for (int i = 0; i < n; i++) {
+                Sequence s = seqs[i];
+                if (!s.running) {
+                    continue;
+                }
+                if (s.owed > 0) {
+                    int first = s.position - s.owed;
+                    System.arraycopy(block, s.rowStart * dim, s.pending, first * dim, s.owed * dim);
+                }
+                System.arraycopy(block, (s.rowStart + s.owed) * dim, s.cur, 0, dim);
+                int k = s.headAtDepth[j + 1];
+                if (k >= 0) {
+                    ExitHead h = heads.head(k);
+                    double confidence = EarlyExitDecoder.confidence(h, s.cur, 0, headLogits[k], probs, metric, model);
+                    if (EarlyExitDecoder.exits(confidence, s.thresholds[k])) {
+                        s.token = h.tokenId(EarlyExitDecoder.pick(s.sampler, headLogits[k], headSample[k]));
+                        s.exitLayer = j + 1;
+                        s.running = false;
+                        if (j + 1 < L) {
+                            System.arraycopy(s.cur, 0, s.pending(), s.position * dim, dim);
+                        }
+                    }
+                }
+            }
+            Arrays.fill(blockCaches, 0, rows, null);
+        }
+        int rows = 0;
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs[i];
+            if (s.running) {
+                ensureRows(rows + 1);
+                System.arraycopy(s.cur, 0, block, rows * dim, dim);
+                s.logitsOffset = rows * c.vocabSize();
+                rows++;
+            }
+        }
+        if (rows > 0) {
+            if (logits.length < rows * c.vocabSize()) {
+                logits = new float[Math.max(rows, n) * c.vocabSize()];
+            }
+            model.logitsBlock(block, rows, logits);
+        }
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs[i];
+            if (s.running) {
+                s.token = s.sampler.sample(logits, s.logitsOffset);
+                s.running = false;
+            }
+            s.position++;
+        }
+    }
+
+    private void ensureRows(int rows) {
+        if (rows * c.dim() > block.length) {
+            int grown = Math.max(rows, 2 * block.length / c.dim());
+            block = Arrays.copyOf(block, grown * c.dim());
+            blockCaches = Arrays.copyOf(blockCaches, grown);
+        }
+    }
+}

@@ -34,6 +34,9 @@ public final class EarlyExitBatch {
     private final float[][] headSample;
     private final float[] probs;
     private final int[] oneToken = new int[1];
+    private final int[] headIndexAtDepth;   // depth (1..L) -> index of the head set's head there, or -1
+    private float[] askRows;
+    private float[] askLogits;
     private float[] block;
     private KVCache[] blockCaches;
     private float[] logits;
@@ -54,7 +57,7 @@ public final class EarlyExitBatch {
         private int logitsOffset;           // into logits(), or -1 when a head answered
         // Per step scratch.
         private boolean running;
-        private int rowStart;
+        private int rowStart;               // first block row at a layer; then its row at the head, or -1
         private int owed;
 
         private Sequence() {
@@ -157,6 +160,16 @@ public final class EarlyExitBatch {
             widest = Math.max(widest, size);
         }
         this.probs = new float[widest];
+        this.askRows = new float[c.dim()];
+        this.askLogits = new float[widest];
+        this.headIndexAtDepth = new int[c.layers() + 1];
+        Arrays.fill(headIndexAtDepth, -1);
+        for (int k = 0; k < count; k++) {
+            int layer = heads.head(k).layer();
+            if (layer >= 1 && layer <= c.layers()) {
+                headIndexAtDepth[layer] = k;
+            }
+        }
         this.block = new float[c.dim()];
         this.blockCaches = new KVCache[1];
         this.logits = new float[c.vocabSize()];
@@ -212,6 +225,9 @@ public final class EarlyExitBatch {
                 }
             }
             model.forwardLayerRows(j, block, rows, blockCaches);
+            // Back to each sequence; the tokens that consult the head after this layer go into one block.
+            int asking = 0;
+            int k = headIndexAtDepth[j + 1];
             for (int i = 0; i < n; i++) {
                 Sequence s = seqs[i];
                 if (!s.running) {
@@ -222,21 +238,20 @@ public final class EarlyExitBatch {
                     System.arraycopy(block, s.rowStart * dim, s.pending, first * dim, s.owed * dim);
                 }
                 System.arraycopy(block, (s.rowStart + s.owed) * dim, s.cur, 0, dim);
-                int k = s.headAtDepth[j + 1];
-                if (k >= 0) {
-                    ExitHead h = heads.head(k);
-                    double confidence = EarlyExitDecoder.confidence(h, s.cur, 0, headLogits[k], probs, metric, model);
-                    if (EarlyExitDecoder.exits(confidence, s.thresholds[k])) {
-                        s.token = h.tokenId(EarlyExitDecoder.pick(s.sampler, headLogits[k], headSample[k]));
-                        s.exitLayer = j + 1;
-                        s.running = false;
-                        if (j + 1 < L) {
-                            System.arraycopy(s.cur, 0, s.pending(), s.position * dim, dim);
-                        }
+                if (s.headAtDepth[j + 1] >= 0) {
+                    if (askRows.length < (asking + 1) * dim) {
+                        askRows = Arrays.copyOf(askRows, n * dim);
                     }
+                    System.arraycopy(s.cur, 0, askRows, asking * dim, dim);
+                    s.rowStart = asking++;
+                } else {
+                    s.rowStart = -1;
                 }
             }
             Arrays.fill(blockCaches, 0, rows, null);
+            if (asking > 0) {
+                ask(k, j + 1, seqs, n, asking);
+            }
         }
         int rows = 0;
         for (int i = 0; i < n; i++) {
@@ -261,6 +276,40 @@ public final class EarlyExitBatch {
                 s.running = false;
             }
             s.position++;
+        }
+    }
+
+    /**
+     * The head after {@code depth} layers for the {@code asking} running sequences that consult it (their
+     * hidden states in askRows [0, asking), each at its rowStart): one call for all of them, then each
+     * sequence's exit test on its own row.
+     */
+    private void ask(int k, int depth, Sequence[] seqs, int n, int asking) {
+        ExitHead h = heads.head(k);
+        int m = h.outputSize();
+        if (askLogits.length < asking * m) {
+            askLogits = new float[asking * m];
+        }
+        if (asking == 1) {
+            h.logits(askRows, 0, askLogits, model.pool());
+        } else {
+            h.logitsBlock(askRows, 0, c.dim(), asking, askLogits, model.pool());
+        }
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs[i];
+            if (!s.running || s.rowStart < 0) {
+                continue;
+            }
+            System.arraycopy(askLogits, s.rowStart * m, headLogits[k], 0, m);
+            double confidence = EarlyExitDecoder.confidence(headLogits[k], m, probs, metric);
+            if (EarlyExitDecoder.exits(confidence, s.thresholds[k])) {
+                s.token = h.tokenId(EarlyExitDecoder.pick(s.sampler, headLogits[k], headSample[k]));
+                s.exitLayer = depth;
+                s.running = false;
+                if (depth < c.layers()) {
+                    System.arraycopy(s.cur, 0, s.pending(), s.position * c.dim(), c.dim());
+                }
+            }
         }
     }
 

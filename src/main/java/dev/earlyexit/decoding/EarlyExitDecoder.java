@@ -157,8 +157,12 @@ public final class EarlyExitDecoder {
      */
     static double confidence(ExitHead h, float[] hidden, int offset, float[] headLogits, float[] probs,
                              ConfidenceMetric metric, Transformer model) {
-        int m = h.outputSize();
         h.logits(hidden, offset, headLogits, model.pool());
+        return confidence(headLogits, h.outputSize(), probs, metric);
+    }
+
+    /** The metric's confidence in a head's logits[0, m), measured on their plain softmax. */
+    static double confidence(float[] headLogits, int m, float[] probs, ConfidenceMetric metric) {
         SequenceProbe.softmaxInto(headLogits, 0, m, probs);
         return metric.confidence(probs, m);
     }

@@ -35,8 +35,8 @@ public final class AdapterHead extends TrainableHead {
     private float[] dy = new float[0];   // [B, dim]
     private float[] da = new float[0];   // [B, r]
     private float[] du = new float[0];   // [B, dim]
-    private final float[] rowA;
-    private final float[] rowY;
+    private float[] rowA;   // decode-time scratch [T, rank] and [T, dim], grown to the largest block
+    private float[] rowY;
 
     public AdapterHead(int layer, HeadNorm norm, int rank, float[] a, float[] b, Matrix classifier, float[] classifierBias) {
         super(layer, norm);
@@ -112,13 +112,19 @@ public final class AdapterHead extends TrainableHead {
     }
 
     @Override
-    protected void logitsFromNormed(float[] normed, float[] z, ThreadPool pool) {
-        aMatrix.matmul(normed, 1, rowA, pool);
-        bMatrix.matmul(rowA, 1, rowY, pool);
-        Kernels.add(normed, 0, rowY, 0, dim);
-        classifier.matmul(rowY, 1, z, pool);
+    protected void logitsFromNormed(float[] normed, int T, float[] z, ThreadPool pool) {
+        if (rowY.length < T * dim) {
+            rowA = new float[T * rank];
+            rowY = new float[T * dim];
+        }
+        aMatrix.matmul(normed, T, rowA, pool);
+        bMatrix.matmul(rowA, T, rowY, pool);
+        Kernels.add(normed, 0, rowY, 0, T * dim);
+        classifier.matmul(rowY, T, z, pool);
         if (classifierBias != null) {
-            Kernels.add(classifierBias, 0, z, 0, vocab);
+            for (int t = 0; t < T; t++) {
+                Kernels.add(classifierBias, 0, z, t * vocab, vocab);
+            }
         }
     }
 

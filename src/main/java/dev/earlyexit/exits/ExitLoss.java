@@ -47,7 +47,7 @@ public final class ExitLoss {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (; i < upper; i += F.length()) {
-            acc = acc.add(FloatVector.fromArray(F, z, zOff + i).sub(max).lanewise(VectorOperators.EXP));
+            acc = acc.add(Kernels.exp(FloatVector.fromArray(F, z, zOff + i).sub(max)));
         }
         double sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
@@ -61,7 +61,7 @@ public final class ExitLoss {
         i = 0;
         for (; i < upper; i += F.length()) {
             FloatVector logp = FloatVector.fromArray(F, z, zOff + i).sub(lse);
-            FloatVector pv = logp.lanewise(VectorOperators.EXP);
+            FloatVector pv = Kernels.exp(logp);
             pv.intoArray(p, i);
             hAcc = pv.mul(logp).add(hAcc);
             ceAcc = FloatVector.fromArray(F, q, qOff + i).mul(logp).add(ceAcc);

@@ -97,10 +97,12 @@ public final class LinearHead extends TrainableHead {
     }
 
     @Override
-    protected void logitsFromNormed(float[] normed, float[] z, ThreadPool pool) {
-        matrix.matmul(normed, 1, z, pool);
+    protected void logitsFromNormed(float[] normed, int T, float[] z, ThreadPool pool) {
+        matrix.matmul(normed, T, z, pool);
         if (outBias != null) {
-            Kernels.add(outBias, 0, z, 0, out);
+            for (int t = 0; t < T; t++) {
+                Kernels.add(outBias, 0, z, t * out, out);
+            }
         }
     }
 

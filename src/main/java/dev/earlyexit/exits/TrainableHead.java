@@ -17,7 +17,7 @@ public abstract class TrainableHead implements ExitHead {
     protected final int layer;
     protected final int dim;
     protected final HeadNorm norm;
-    private final float[] rowScratch;
+    private float[] rowScratch;             // normed rows of a decode-time call, grown to the largest block
     protected int capacity;
     /** Normed input (with gain and bias) of the last batch, [B, dim]. */
     protected float[] u = new float[0];
@@ -43,8 +43,11 @@ public abstract class TrainableHead implements ExitHead {
     /** Adds the gradient of the loss to every trainable parameter, given dz = dLoss/dz of the last forward. */
     public abstract void backwardBatch(float[] hidden, int B, float[] dz, TrainKernels k);
 
-    /** logits for one row through the batched path's kernels (B = 1). */
-    protected abstract void logitsFromNormed(float[] normed, float[] out, ThreadPool pool);
+    /**
+     * out[T, outputSize] = logits of T normed rows, through the batched path's kernels (training's
+     * forwardBatch); each row's result is the same whatever T is (every kernel computes a row alone).
+     */
+    protected abstract void logitsFromNormed(float[] normed, int T, float[] out, ThreadPool pool);
 
     @Override
     public int layer() {
@@ -58,7 +61,19 @@ public abstract class TrainableHead implements ExitHead {
     @Override
     public void logits(float[] hidden, int offset, float[] out, ThreadPool pool) {
         norm.apply(hidden, offset, rowScratch, 0);
-        logitsFromNormed(rowScratch, out, pool);
+        logitsFromNormed(rowScratch, 1, out, pool);
+    }
+
+    /** The block at once: the weights are read once for all T rows (the server's slots at one head). */
+    @Override
+    public void logitsBlock(float[] hidden, int offset, int stride, int T, float[] out, ThreadPool pool) {
+        if (rowScratch.length < T * dim) {
+            rowScratch = new float[T * dim];
+        }
+        for (int t = 0; t < T; t++) {
+            norm.apply(hidden, offset + t * stride, rowScratch, t * dim);
+        }
+        logitsFromNormed(rowScratch, T, out, pool);
     }
 
     /** Grows batch scratch to B rows; subclasses grow their own in {@link #grow}. */

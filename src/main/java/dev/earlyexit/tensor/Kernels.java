@@ -327,7 +327,7 @@ public final class Kernels {
         int upper = F.loopBound(n);
         FloatVector acc = FloatVector.zero(F);
         for (; i < upper; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(max));
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
@@ -338,6 +338,39 @@ public final class Kernels {
             sum += e;
         }
         scale(x, off, n, 1f / sum);
+    }
+
+    // exp(x) = 2^n * e^r, n = round(x / ln 2), |r| <= ln 2 / 2; ln 2 split so that n * LN2_HI is exact.
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUNDER = 12582912f; // 1.5 * 2^23: adding it rounds to an integer in the low bits
+    private static final float EXP_MIN = -87.33654f; // below this e^x is not a normal float: the result is 0
+    private static final float EXP_MAX = 88f;         // e^88 = 1.65e38, below the largest float
+
+    /**
+     * e^x per lane, within about 2 ulp, from IEEE arithmetic and bit operations only. Not the Vector
+     * API's EXP: its compiled form (a math library's vector routine) and its interpreted form (Math.exp
+     * per lane) differ in the last bits, so softmax, attention and head training gave different results
+     * before and after the JIT compiled them (a seeded training differed between its first and second
+     * run in one JVM). These operations round the same way at every tier.
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.min(EXP_MAX).max(EXP_MIN);
+        FloatVector t = clamped.mul(LOG2E).add(ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(x.broadcast(-LN2_HI), clamped).add(n.mul(-LN2_LO)); // x - n ln 2, in two parts
+        // Cephes' expf polynomial: e^r = 1 + r + r^2 p(r) on [-ln 2 / 2, ln 2 / 2]
+        FloatVector p = r.mul(1.9875691500e-4f).add(1.3981999507e-3f);
+        p = p.fma(r, x.broadcast(8.3334519073e-3f));
+        p = p.fma(r, x.broadcast(4.1665795894e-2f));
+        p = p.fma(r, x.broadcast(1.6666665459e-1f));
+        p = p.fma(r, x.broadcast(5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        // 2^n straight into the exponent bits: t's bits exceed ROUNDER's by exactly n
+        FloatVector scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER)).add(127)
+                .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return y.mul(scale).blend(0f, x.lt(EXP_MIN));
     }
 
     public static float max(float[] x, int off, int n) {

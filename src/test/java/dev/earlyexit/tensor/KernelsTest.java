@@ -136,4 +136,30 @@ class KernelsTest {
         assertThat(out[outOff - 1]).isNaN();
         assertThat(out[outOff + n]).isNaN();
     }
+
+    @Test
+    void vectorExpIsWithinTwoUlpOfMathExpAndZeroBelowTheNormalRange() {
+        int lanes = Kernels.F.length();
+        float[] x = new float[lanes];
+        float[] y = new float[lanes];
+        Random r = new Random(5);
+        for (int k = 0; k < 20_000; k++) {
+            for (int i = 0; i < lanes; i++) {
+                x[i] = k < 10 ? -k * 0.25f : (float) (r.nextDouble() * 175.0 - 87.0);
+            }
+            Kernels.exp(jdk.incubator.vector.FloatVector.fromArray(Kernels.F, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < lanes; i++) {
+                float expected = (float) Math.exp(x[i]);
+                assertThat(Math.abs(y[i] - expected)).as("exp(%s)", x[i]).isLessThanOrEqualTo(2 * Math.ulp(expected));
+            }
+        }
+        for (int i = 0; i < lanes; i++) {
+            x[i] = i == 0 ? 0f : i == 1 ? -88f : i == 2 ? Float.NEGATIVE_INFINITY : -1000f * i;
+        }
+        Kernels.exp(jdk.incubator.vector.FloatVector.fromArray(Kernels.F, x, 0)).intoArray(y, 0);
+        assertThat(y[0]).as("exp(0), softmax's largest entry").isEqualTo(1f);
+        for (int i = 1; i < lanes; i++) {
+            assertThat(y[i]).as("exp(%s)", x[i]).isZero();
+        }
+    }
 }

@@ -67,6 +67,7 @@ public final class SelfSpeculativeDecoder {
     private final String mode;
     private final int[] stopIds;
     private final KVCache cache;
+    private ModelOps ops;
 
     // Window of one round: token, depth reached, hidden state at that depth, and which head drafted it.
     private final int[] window;
@@ -158,6 +159,7 @@ public final class SelfSpeculativeDecoder {
             headLayers[k] = layer;
             outMax = Math.max(outMax, this.heads[k].outputSize());
         }
+        this.ops = ModelOps.direct(model);
         this.rule = rule;
         this.maxDraft = maxDraft;
         this.mode = mode;
@@ -181,6 +183,15 @@ public final class SelfSpeculativeDecoder {
         }
         this.modelDist = new float[c.vocabSize()];
         this.residual = new float[c.vocabSize()];
+    }
+
+    /**
+     * Runs the model work through {@code ops} from now on (a {@link LayerSweeper} client batches it with
+     * other decoders'); by default it runs directly on the model.
+     */
+    public SelfSpeculativeDecoder using(ModelOps ops) {
+        this.ops = ops;
+        return this;
     }
 
     public String mode() {
@@ -225,9 +236,10 @@ public final class SelfSpeculativeDecoder {
         long t0 = System.nanoTime();
         int n = promptIds.length;
         float[] prompt = new float[n * c.dim()];
-        model.embed(promptIds, 0, n, 0, prompt);
-        model.forward(prompt, n, 0, layers, cache);
-        model.logits(prompt, n - 1, finalLogits);
+        ops.embed(promptIds, 0, n, 0, prompt);
+        ops.forward(prompt, n, 0, layers, cache);
+        System.arraycopy(prompt, (n - 1) * c.dim(), row, 0, c.dim());
+        ops.logits(row, 1, finalLogits);
         int next = sampler.sample(finalLogits, 0);
         long t1 = System.nanoTime();
 
@@ -325,7 +337,7 @@ public final class SelfSpeculativeDecoder {
             // Enter the token at position L + count, depth 0.
             window[count] = token;
             depth[count] = 0;
-            model.embed(window, count, 1, contextLength + count, row);
+            ops.embed(window, count, 1, contextLength + count, row);
             System.arraycopy(row, 0, hidden, count * dim, dim);
             count++;
             if (count == limit || (honorStop && count > 1 && Generator.isStop(stopIds, token))) {
@@ -363,7 +375,7 @@ public final class SelfSpeculativeDecoder {
             advance(count, headLayers[k]);
             ExitHead h = heads[k];
             int size = h.outputSize();
-            h.logits(hidden, j * c.dim(), headLogits, model.pool());
+            ops.headLogits(h, hidden, j * c.dim(), headLogits);
             headCalls++;
             System.arraycopy(headLogits, 0, headProbs, 0, size);
             Kernels.softmax(headProbs, 0, size);
@@ -396,10 +408,10 @@ public final class SelfSpeculativeDecoder {
                         + (contextLength + s));
             }
             if (s == 0) {
-                model.forward(hidden, T, lo, hi, cache);
+                ops.forward(hidden, T, lo, hi, cache);
             } else {
                 System.arraycopy(hidden, s * dim, block, 0, T * dim);
-                model.forward(block, T, lo, hi, cache);
+                ops.forward(block, T, lo, hi, cache);
                 System.arraycopy(block, 0, hidden, s * dim, T * dim);
             }
             for (int t = s; t < count; t++) {
@@ -424,7 +436,7 @@ public final class SelfSpeculativeDecoder {
         int vocab = c.vocabSize();
         int judged = count > 1 && depth[count - 1] == 0 && !rule.runLastDraft(windowChance) ? count - 1 : count;
         advance(judged, c.layers());
-        model.logitsBlock(hidden, judged, finalLogits);
+        ops.logits(hidden, judged, finalLogits);
         int a = 0;
         int next = -1;
         if (greedy) {

@@ -5,6 +5,7 @@ import dev.earlyexit.decoding.EarlyExitBatch;
 import dev.earlyexit.decoding.EarlyExitDecoder;
 import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.LayerSweeper;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeResult;
 import dev.earlyexit.model.ModelConfig;
@@ -27,10 +28,12 @@ import java.util.concurrent.TimeUnit;
  * is what {@link Generator} or {@link EarlyExitDecoder} gives for the same request alone (greedy:
  * identical tokens and exit layers).
  *
- * <p>DSSD requests run through {@link SelfSpeculativeDecoder} one at a time: when one reaches the head of
- * the queue, no new request is admitted until the running slots have finished, then it runs alone.
- * Its per-slot form inside the batch (drafts and verifications of every slot sharing the layer passes)
- * is not built.
+ * <p>DSSD requests take slots too: each runs {@link SelfSpeculativeDecoder} on a decoder thread of its
+ * own, whose model work goes through a {@link LayerSweeper}: every engine iteration runs one sweep over
+ * the layers for all DSSD slots, in which each drafts a token or verifies its window, each layer as
+ * one block for all of them. Their output is the full model's (greedy: identical), as alone. A DSSD
+ * request at an ε no head can draft at decodes with the full model in the batch. The full/early-exit
+ * step and the DSSD sweep run one after the other, so the two kinds do not share weight reads.
  *
  * <p>Waiting requests sit in a bounded queue; {@link #submit} refuses beyond it (the caller answers
  * 429). A cancelled job (client gone, stop string) leaves its slot before the next step.
@@ -52,11 +55,16 @@ public final class Engine implements AutoCloseable {
 
     // The step allocates nothing but the events it sends.
     private final EarlyExitBatch batch;
+    private final LayerSweeper sweeper;
+    private final java.util.concurrent.ExecutorService decoderThreads;
+    private final java.util.concurrent.atomic.AtomicInteger dssdProduced = new java.util.concurrent.atomic.AtomicInteger();
     private final EarlyExitBatch.Sequence[] rowSequences;
     private final Slot[] rowSlots;
 
     private static final class Slot {
         final EarlyExitBatch.Sequence seq;
+        boolean dssd;               // decoded by a SelfSpeculativeDecoder on a decoder thread
+        volatile boolean dssdDone;  // that thread has finished with the job
         final int[] exitsPerLayer;  // [layer count + 1], by 1-based exit layer
         Job job;
         int produced;
@@ -83,6 +91,13 @@ public final class Engine implements AutoCloseable {
         this.stopIds = Generator.stopIds(c);
         this.batch = new EarlyExitBatch(model, exits.available() ? exits.heads() : null,
                 exits.available() ? exits.metric() : null);
+        this.sweeper = new LayerSweeper(model);
+        java.util.concurrent.atomic.AtomicInteger threadNumber = new java.util.concurrent.atomic.AtomicInteger();
+        this.decoderThreads = java.util.concurrent.Executors.newFixedThreadPool(slotCount, r -> {
+            Thread t = new Thread(r, "earlyexit-dssd-" + threadNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         this.slots = new Slot[slotCount];
         for (int i = 0; i < slotCount; i++) {
             slots[i] = new Slot(batch, c.layers());
@@ -149,24 +164,29 @@ public final class Engine implements AutoCloseable {
                         pending = queue.poll();
                         continue;
                     }
-                    if (job.spec.mode() == ExitSpec.Mode.DSSD) {
-                        if (busy == 0) {
-                            pending = null;
-                            waiting.decrementAndGet();
-                            runAlone(job);
-                        }
-                        break;
-                    }
                     Slot free = freeSlot();
                     if (free == null) {
                         break;
                     }
                     pending = queue.poll();
                     waiting.decrementAndGet();
-                    start(free, job);
+                    if (job.spec.mode() == ExitSpec.Mode.DSSD) {
+                        startDssd(free, job);
+                    } else {
+                        start(free, job);
+                    }
                 }
                 if (busy > 0) {
                     step();
+                    if (sweeper.active() > 0) {
+                        long sweeps = sweeper.sweeps();
+                        long slotSweeps = sweeper.clientSweeps();
+                        sweeper.sweep();
+                        metrics.dssdSweeps.add(sweeper.sweeps() - sweeps);
+                        metrics.dssdSweepSlots.add(sweeper.clientSweeps() - slotSweeps);
+                        metrics.produced(dssdProduced.getAndSet(0));
+                    }
+                    reapDssd();
                 } else {
                     metrics.idle();
                 }
@@ -174,6 +194,7 @@ public final class Engine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException | Error e) {
+            sweeper.fail("the engine stopped: " + e);
             failAll("the engine stopped: " + e);
             throw e;
         }
@@ -216,7 +237,7 @@ public final class Engine implements AutoCloseable {
     private void step() {
         int T = 0;
         for (Slot s : slots) {
-            if (s.job == null) {
+            if (s.job == null || s.dssd) {
                 continue;
             }
             if (s.job.cancelled()) {
@@ -273,8 +294,11 @@ public final class Engine implements AutoCloseable {
         Map<String, Object> report = new LinkedHashMap<>();
         ExitSpec.Mode mode = s.job.spec.mode();
         report.put("mode", mode.id());
-        if (mode == ExitSpec.Mode.EARLY_EXIT) {
+        if (mode != ExitSpec.Mode.FULL) {
             report.put("epsilon", s.job.spec.epsilon());
+        }
+        if (mode == ExitSpec.Mode.DSSD) {
+            report.put("max_draft", s.job.spec.maxDraft()); // no head drafts at this ε: the full model decoded
         }
         report.put("mean_layers", s.produced == 0 ? (double) c.layers() : round((double) s.layerSum / s.produced));
         Map<String, Integer> perLayer = new LinkedHashMap<>();
@@ -295,6 +319,7 @@ public final class Engine implements AutoCloseable {
             busy--;
         }
         s.job = null;
+        s.dssd = false;
     }
 
     private void emitToken(Job job, int id, int exitLayer, float[] logitRows, int off) {
@@ -309,7 +334,7 @@ public final class Engine implements AutoCloseable {
         job.emit(LogProbs.of(logitRows, off, c.vocabSize(), id, exitLayer, job.topLogprobs));
     }
 
-    // ------------------------------------------------------------------------------ DSSD, one at a time
+    // ------------------------------------------------------------------------- DSSD, on decoder threads
 
     /** Thrown from a decoder's token listener to abandon a cancelled request. */
     private static final class Cancelled extends RuntimeException {
@@ -318,61 +343,79 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private void runAlone(Job job) {
-        metrics.promptTokens.add(job.promptIds.length);
-        busy++;
+    /**
+     * Starts a DSSD job in a slot: its decoder runs on a decoder thread, its model work in the engine's
+     * sweeps. At an ε no head can draft at, it decodes with the full model in the batch instead.
+     */
+    private void startDssd(Slot s, Job job) {
+        Optional<CalibratedDraft> draft;
         try {
             exits.require(job.spec.mode());
+            draft = exits.draft(job.spec.epsilon(), job.spec.maxDraft());
+        } catch (RuntimeException e) {
+            metrics.promptTokens.add(job.promptIds.length);
+            job.emit(new Job.Failed(String.valueOf(e.getMessage())));
+            return;
+        }
+        if (draft.isEmpty()) {
+            start(s, job);
+            return;
+        }
+        metrics.promptTokens.add(job.promptIds.length);
+        SelfSpeculativeDecoder decoder = draft.get().decoder(model);
+        LayerSweeper.Client client = sweeper.join(); // before the thread starts: the next sweep waits for it
+        s.job = job;
+        s.dssd = true;
+        s.dssdDone = false;
+        busy++;
+        decoderThreads.execute(() -> {
+            try {
+                runDssd(job, decoder.using(client), draft.get().maxDraft());
+            } finally {
+                client.close();
+                s.dssdDone = true;
+            }
+        });
+    }
+
+    /** Frees the slots whose decoder thread has finished (engine thread). */
+    private void reapDssd() {
+        for (Slot s : slots) {
+            if (s.job != null && s.dssd && s.dssdDone) {
+                release(s);
+            }
+        }
+    }
+
+    /** A DSSD job on its decoder thread; every event it sends is its last word on the job. */
+    private void runDssd(Job job, SelfSpeculativeDecoder decoder, int maxDraft) {
+        try {
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("mode", job.spec.mode().id());
             report.put("epsilon", job.spec.epsilon());
-            GenerationResult.StopReason reason;
-            Optional<CalibratedDraft> draft = exits.draft(job.spec.epsilon(), job.spec.maxDraft());
-            report.put("max_draft", draft.map(CalibratedDraft::maxDraft).orElse(job.spec.maxDraft()));
-            int[] layers = new int[Math.max(1, job.maxTokens)];
-            int[] count = {0};
-            Generator.TokenListener listener = id -> {
+            report.put("max_draft", maxDraft);
+            SpeculativeResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, id -> {
                 if (job.cancelled()) {
                     throw new Cancelled();
                 }
                 emitToken(job, id, c.layers(), null, 0);
-                metrics.produced(1);
-                count[0]++;
-            };
-            if (draft.isEmpty()) {
-                // No head is trusted at this ε: every token comes from the full model.
-                GenerationResult g = new Generator(model).generate(job.promptIds, job.maxTokens, job.sampling,
-                        listener);
-                reason = g.stopReason();
-                java.util.Arrays.fill(layers, 0, g.ids().length, c.layers());
-                report.put("mean_layers", (double) c.layers());
-                report.put("exits_per_layer", perLayer(java.util.Arrays.copyOf(layers, g.ids().length)));
-                report.put("drafted", 0);
-                report.put("accepted", 0);
-                exitsToMetrics(java.util.Arrays.copyOf(layers, g.ids().length));
-            } else {
-                SelfSpeculativeDecoder decoder = draft.get().decoder(model);
-                SpeculativeResult r = decoder.generate(job.promptIds, job.maxTokens, job.sampling, listener);
-                reason = r.generation().stopReason();
-                double mean = java.util.Arrays.stream(r.exitLayers()).average().orElse(c.layers());
-                report.put("mean_layers", round(mean));
-                report.put("exits_per_layer", perLayer(r.exitLayers()));
-                report.put("drafted", r.drafted());
-                report.put("accepted", r.accepted());
-                metrics.drafted.add(r.drafted());
-                metrics.accepted.add(r.accepted());
-                exitsToMetrics(r.exitLayers());
-            }
-            Job.Finish finish = reason == GenerationResult.StopReason.STOP_TOKEN ? Job.Finish.STOP : Job.Finish.LENGTH;
+                dssdProduced.incrementAndGet();
+            });
+            double mean = java.util.Arrays.stream(r.exitLayers()).average().orElse(c.layers());
+            report.put("mean_layers", round(mean));
+            report.put("exits_per_layer", perLayer(r.exitLayers()));
+            report.put("drafted", r.drafted());
+            report.put("accepted", r.accepted());
+            metrics.drafted.add(r.drafted());
+            metrics.accepted.add(r.accepted());
+            exitsToMetrics(r.exitLayers());
+            Job.Finish finish = r.generation().stopReason() == GenerationResult.StopReason.STOP_TOKEN
+                    ? Job.Finish.STOP : Job.Finish.LENGTH;
             job.emit(new Job.Done(finish, report));
         } catch (Cancelled e) {
             job.emit(new Job.Done(Job.Finish.CANCELLED, Map.of()));
-        } catch (ApiException e) {
-            job.emit(new Job.Failed(e.getMessage()));
         } catch (RuntimeException e) {
             job.emit(new Job.Failed(String.valueOf(e.getMessage())));
-        } finally {
-            busy--;
         }
     }
 
@@ -409,7 +452,7 @@ public final class Engine implements AutoCloseable {
             waiting.decrementAndGet();
         }
         for (Slot s : slots) {
-            if (s.job != null) {
+            if (s.job != null && !s.dssd) {
                 s.job.emit(new Job.Failed(message));
                 release(s);
             }
@@ -443,5 +486,6 @@ public final class Engine implements AutoCloseable {
         closing = true;
         cancelAll();
         thread.join(10_000);
+        decoderThreads.shutdownNow();
     }
 }

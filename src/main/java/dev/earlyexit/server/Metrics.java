@@ -23,6 +23,8 @@ public final class Metrics {
     final LongAdder accepted = new LongAdder();
     final LongAdder decodeSteps = new LongAdder();
     final LongAdder batchedRows = new LongAdder();
+    final LongAdder dssdSweeps = new LongAdder();
+    final LongAdder dssdSweepSlots = new LongAdder();
     private final AtomicLongArray exits;
     private final AtomicLongArray ttftBuckets = new AtomicLongArray(TTFT_BUCKETS.length);
     private final AtomicLong ttftCount = new AtomicLong();
@@ -124,6 +126,10 @@ public final class Metrics {
                 decodeSteps.sum());
         counter(b, "earlyexit_decode_rows_total", "Rows of all batched decode steps (sum of the batch sizes).",
                 batchedRows.sum());
+        counter(b, "earlyexit_dssd_sweeps_total", "DSSD: passes over the layers for every DSSD slot at once.",
+                dssdSweeps.sum());
+        counter(b, "earlyexit_dssd_sweep_slots_total", "DSSD: slots those passes ran (sum of the batch sizes).",
+                dssdSweepSlots.sum());
         return b.toString();
     }
 

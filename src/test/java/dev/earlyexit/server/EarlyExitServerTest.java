@@ -28,7 +28,7 @@ class EarlyExitServerTest {
     @BeforeAll
     static void start() throws Exception {
         modes = ServerFixture.exitModes(dir);
-        s = new ServerFixture(2, 4, null, modes);
+        s = new ServerFixture(4, 4, null, modes);
     }
 
     @AfterAll
@@ -131,6 +131,41 @@ class EarlyExitServerTest {
                 .isLessThan(lengths[0]);
         // Two slots: they were decoded together.
         assertThat(s.metrics.batchedRows.sum() - rowsBefore).isGreaterThan(s.metrics.decodeSteps.sum() - stepsBefore);
+    }
+
+    @Test
+    void dssdRequestsDecodeTogetherAndWithTheBatchEachAsItWouldAlone() throws Exception {
+        String[] prompts = {"Once upon a time", "Tom and Lily were playing", "The little dog", "One day, a girl"};
+        String[] earlyExit = {"{\"mode\":\"dssd\",\"epsilon\":0.5,\"max_draft\":4}",
+                "{\"mode\":\"dssd\",\"epsilon\":0.8}", "{\"mode\":\"full\"}",
+                "{\"mode\":\"early-exit\",\"epsilon\":0.5}"};
+        int[] lengths = {40, 35, 30, 30};
+        String[] expected = new String[prompts.length];
+        for (int i = 0; i < 3; i++) {
+            expected[i] = ServerFixture.reference(prompts[i], lengths[i]).text(); // DSSD: the full model's text
+        }
+        expected[3] = ServerFixture.earlyExitReference(prompts[3], lengths[3], modes, 0.5).text();
+        long sweepsBefore = s.metrics.dssdSweeps.sum();
+        long slotsBefore = s.metrics.dssdSweepSlots.sum();
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) {
+            String body = "{\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + lengths[i]
+                    + ",\"temperature\":0,\"early_exit\":" + earlyExit[i] + "}";
+            futures.add(s.http.sendAsync(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < prompts.length; i++) {
+            JsonNode answer = ServerFixture.json(futures.get(i).get());
+            assertThat(answer.at("/choices/0/text").asText()).as(prompts[i]).isEqualTo(expected[i]);
+            if (i < 2) {
+                assertThat(answer.at("/early_exit/drafted").asInt()).as("drafted, " + prompts[i]).isPositive();
+            }
+        }
+        long sweeps = s.metrics.dssdSweeps.sum() - sweepsBefore;
+        assertThat(sweeps).isPositive();
+        // Both DSSD requests in most sweeps: more slots than sweeps.
+        assertThat(s.metrics.dssdSweepSlots.sum() - slotsBefore).isGreaterThan(sweeps);
+        assertThat(s.get("/metrics").body()).contains("earlyexit_dssd_sweeps_total ");
     }
 
     private static Map<String, Integer> perLayer(JsonNode answer) {

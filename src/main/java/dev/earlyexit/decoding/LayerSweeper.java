@@ -19,16 +19,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * of them. When a client's request is done at a layer, its thread runs on (a head's answer, the next
  * draft token, the verification) and asks again before the sweep goes on: a request that starts at
  * or after the sweep's next layer joins this sweep, an earlier one waits for the next. Head and
- * classifier requests are answered between layers, batched across the clients that asked.
+ * classifier requests are answered between layers, batched across the clients that asked; embedding
+ * lookups run on the decoder's own thread (they only read the table).
  *
  * <p>So a DSSD slot drafts a token (embedding, layers up to a head, the head, maybe deeper heads) or
  * verifies its window in each sweep, as it would alone, and every client's results are those of
- * {@link ModelOps#direct} (every kernel computes a row alone). Only one thread computes at a time: the
+ * {@link ModelOps#direct} (bit for bit with float32 and bf16 weights; see {@link EarlyExitBatch} for
+ * the block-quantized kernels). Only one thread computes at a time: the
  * driver while clients wait, a client while the driver waits for it; the model is never shared.
  * The driver's buffers grow to the most rows seen and are kept.
  */
 public final class LayerSweeper {
-    private enum Kind { EMBED, FORWARD, LOGITS, HEAD }
+    private enum Kind { FORWARD, LOGITS, HEAD }
 
     private final Transformer model;
     private final ModelConfig c;
@@ -65,9 +67,6 @@ public final class LayerSweeper {
         private int to;
         private KVCache cache;
         private float[] out;
-        private int[] tokens;
-        private int tokenOffset;
-        private int startPos;
         private ExitHead head;
         private int offset;
         private boolean posted;  // a request waits for the driver
@@ -76,15 +75,10 @@ public final class LayerSweeper {
         private int row;         // driver's scratch: first block row
         private int sweep;       // the last sweep whose layers ran rows of this client
 
+        /** On the decoder's own thread, at once: a lookup that only reads the embedding table. */
         @Override
         public void embed(int[] tokens, int off, int T, int startPos, float[] x) {
-            this.kind = Kind.EMBED;
-            this.tokens = tokens;
-            this.tokenOffset = off;
-            this.rows = T;
-            this.startPos = startPos;
-            this.x = x;
-            post();
+            model.embed(tokens, off, T, startPos, x);
         }
 
         @Override
@@ -211,8 +205,8 @@ public final class LayerSweeper {
     }
 
     /**
-     * One pass over the layers for every client (driver thread): waits for each to ask, answers
-     * embeddings, heads and logits as they come, and runs the layers their forward requests need.
+     * One pass over the layers for every client (driver thread): waits for each to ask, answers heads
+     * and logits as they come, and runs the layers their forward requests need.
      * Returns once every client's request of this sweep is done and it has asked for the next one
      * (or closed); a forward request that starts below the layer the sweep had reached waits for the next.
      */
@@ -282,8 +276,8 @@ public final class LayerSweeper {
     }
 
     /**
-     * Waits until no client is running, answering every embedding, head and logits request meanwhile
-     * (batched across the clients that asked together); what is left are forward requests.
+     * Waits until no client is running, answering every head and logits request meanwhile (batched
+     * across the clients that asked together); what is left are forward requests for the sweep.
      */
     private void settle(int layer) {
         while (true) {
@@ -331,14 +325,12 @@ public final class LayerSweeper {
         return false;
     }
 
-    /** Embeddings one by one; logits as one block; each head once for all the clients that asked it. */
+    /** Logits as one block; each head once for all the clients that asked it. */
     private void answer(List<Client> asked) {
         int dim = c.dim();
         int rows = 0;
         for (Client k : asked) {
-            if (k.kind == Kind.EMBED) {
-                model.embed(k.tokens, k.tokenOffset, k.rows, k.startPos, k.x);
-            } else if (k.kind == Kind.LOGITS) {
+            if (k.kind == Kind.LOGITS) {
                 k.row = rows;
                 rows += k.rows;
             } else {

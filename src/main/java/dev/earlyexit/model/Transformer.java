@@ -343,8 +343,9 @@ public final class Transformer {
      * is the next token of the sequence whose cache is {@code caches[t]} and goes to that cache's next
      * position. The projections and the MLP read each weight once for the whole block; attention runs
      * per row against its own cache. Each row's result equals a lone {@code forward(x, 1, ...)} on its
-     * cache (every kernel computes a row independently of the others). This is the server's batched
-     * decode step across requests. Every layer of each cache must hold the same length, and no two rows
+     * cache bit for bit with float32 and bf16 weights (their kernels compute a row independently of the
+     * others; the block-quantized ones take another order from 4 rows). The server's batched step is
+     * {@link #forwardLayerRows}, layer by layer. Every layer of each cache must hold the same length, and no two rows
      * may share a cache.
      */
     public void forwardRows(float[] x, int T, KVCache[] caches) {
@@ -374,7 +375,7 @@ public final class Transformer {
      * positions at layer l, in order (each row attends to its own cache up to its own position). The
      * projections and the MLP read each weight once for all R rows. This is the per-layer step of a
      * batch whose sequences leave at different layers ({@code decoding.EarlyExitBatch}); each row's result
-     * equals {@link #forward} of its own sequence's rows.
+     * equals {@link #forward} of its own sequence's rows, with the same caveat as {@link #forwardRows}.
      */
     public void forwardLayerRows(int l, float[] x, int R, KVCache[] caches) {
         if (l < 0 || l >= c.layers()) {

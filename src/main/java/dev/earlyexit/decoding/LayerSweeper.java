@@ -83,16 +83,7 @@ public final class LayerSweeper {
 
         @Override
         public void forward(float[] x, int T, int from, int to, KVCache cache) {
-            if (from < 0 || to > c.layers() || from > to) {
-                throw new IllegalArgumentException("layer range [" + from + ", " + to + ") is outside [0, "
-                        + c.layers() + "]");
-            }
-            for (int l = from; l < to; l++) {
-                if (cache.length(l) + T > cache.capacity()) {
-                    throw new IllegalStateException("context is full: layer " + l + " holds " + cache.length(l)
-                            + " positions and " + T + " more exceed the context of " + cache.capacity());
-                }
-            }
+            model.checkForward(T, from, to, cache); // here, so the error reaches the decoder's thread
             if (from == to || T == 0) {
                 return;
             }

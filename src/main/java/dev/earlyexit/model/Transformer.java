@@ -126,6 +126,15 @@ public final class Transformer {
 
     /** Runs the block x[T, dim] through layers [from, to) in place. */
     public void forward(float[] x, int T, int from, int to, KVCache cache) {
+        checkForward(T, from, to, cache);
+        ensureBlock(T);
+        for (int l = from; l < to; l++) {
+            layer(l, x, T, cache);
+        }
+    }
+
+    /** What {@link #forward} refuses: a layer range outside the model, or a layer whose cache has no room. */
+    public void checkForward(int T, int from, int to, KVCache cache) {
         if (from < 0 || to > c.layers() || from > to) {
             throw new IllegalArgumentException("layer range [" + from + ", " + to + ") is outside [0, "
                     + c.layers() + "]");
@@ -135,10 +144,6 @@ public final class Transformer {
                 throw new IllegalStateException("context is full: layer " + l + " holds " + cache.length(l)
                         + " positions and " + T + " more exceed the context of " + cache.capacity());
             }
-        }
-        ensureBlock(T);
-        for (int l = from; l < to; l++) {
-            layer(l, x, T, cache);
         }
     }
 

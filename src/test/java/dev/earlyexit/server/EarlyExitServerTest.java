@@ -110,13 +110,7 @@ class EarlyExitServerTest {
         ServerFixture.EarlyExitReference third = ServerFixture.earlyExitReference(prompts[2], lengths[2], modes, 0.8);
         long stepsBefore = s.metrics.decodeSteps.sum();
         long rowsBefore = s.metrics.batchedRows.sum();
-        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
-        for (int i = 0; i < prompts.length; i++) {
-            String body = "{\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + lengths[i]
-                    + ",\"temperature\":0,\"early_exit\":" + earlyExit[i] + "}";
-            futures.add(s.http.sendAsync(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
-        }
+        List<CompletableFuture<HttpResponse<String>>> futures = sendAll(prompts, lengths, earlyExit);
         JsonNode[] answers = new JsonNode[prompts.length];
         for (int i = 0; i < prompts.length; i++) {
             answers[i] = ServerFixture.json(futures.get(i).get());
@@ -147,13 +141,7 @@ class EarlyExitServerTest {
         expected[3] = ServerFixture.earlyExitReference(prompts[3], lengths[3], modes, 0.5).text();
         long sweepsBefore = s.metrics.dssdSweeps.sum();
         long slotsBefore = s.metrics.dssdSweepSlots.sum();
-        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
-        for (int i = 0; i < prompts.length; i++) {
-            String body = "{\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + lengths[i]
-                    + ",\"temperature\":0,\"early_exit\":" + earlyExit[i] + "}";
-            futures.add(s.http.sendAsync(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
-        }
+        List<CompletableFuture<HttpResponse<String>>> futures = sendAll(prompts, lengths, earlyExit);
         for (int i = 0; i < prompts.length; i++) {
             JsonNode answer = ServerFixture.json(futures.get(i).get());
             assertThat(answer.at("/choices/0/text").asText()).as(prompts[i]).isEqualTo(expected[i]);
@@ -166,6 +154,19 @@ class EarlyExitServerTest {
         // Both DSSD requests in most sweeps: more slots than sweeps.
         assertThat(s.metrics.dssdSweepSlots.sum() - slotsBefore).isGreaterThan(sweeps);
         assertThat(s.get("/metrics").body()).contains("earlyexit_dssd_sweeps_total ");
+    }
+
+    /** Greedy completions of every prompt at once, request i with early_exit object earlyExit[i]. */
+    private static List<CompletableFuture<HttpResponse<String>>> sendAll(String[] prompts, int[] lengths,
+                                                                         String[] earlyExit) {
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) {
+            String body = "{\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + lengths[i]
+                    + ",\"temperature\":0,\"early_exit\":" + earlyExit[i] + "}";
+            futures.add(s.http.sendAsync(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        return futures;
     }
 
     private static Map<String, Integer> perLayer(JsonNode answer) {

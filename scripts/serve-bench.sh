@@ -3,7 +3,7 @@
 # Usage: scripts/serve-bench.sh [rounds=3] [streams=4] [tokens=200] [modes=full]
 #   modes: a comma list of early_exit modes, each optionally with :epsilon (full,early-exit:0.9,dssd).
 #   With full alone the bench runs an in-process server on stories15M (2 model threads). Any other
-#   mode needs trained heads and a calibration: the bench then starts `./earlyexit serve --model
+#   mode (or MODEL set) needs a real server: the bench then starts `./earlyexit serve --model
 #   ${MODEL:-stories15M} --slots N` on port ${PORT:-18080} (heads and calibration found as serve finds
 #   them; `./earlyexit demo` makes them) and measures it over HTTP.
 set -euo pipefail
@@ -14,7 +14,7 @@ bench() {
   java --add-modules jdk.incubator.vector -XX:+UseSerialGC -Xmn16m -XX:PretenureSizeThreshold=1m -XX:ObjectAlignmentInBytes=64 \
     -cp "target/test-classes:target/classes:$(cat target/cp.txt)" dev.earlyexit.server.ServerThroughputBench "$@"
 }
-if [[ "$modes" == full ]]; then
+if [[ "$modes" == full && -z "${MODEL:-}" ]]; then
   exec bench "$rounds" "$streams" "$tokens" fixture full
 fi
 port=${PORT:-18080}

@@ -86,6 +86,10 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
 
     @Override
     public void row(int r, float[] dst, int off) {
+        if (VECTOR) {
+            vectorRow(r, dst, off);
+            return;
+        }
         for (int k = 0; k < blocksPerRow; k++) {
             int blk = r * blocksPerRow + k;
             float d = scales[blk];
@@ -93,6 +97,26 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
                 int q = nibbles[16 * blk + j] & 0xFF;
                 dst[off + 32 * k + j] = ((q & 0xF) - 8) * d;
                 dst[off + 32 * k + j + 16] = ((q >>> 4) - 8) * d;
+            }
+        }
+    }
+
+    /**
+     * {@link #row} with vectors, the same bits (level to float, one multiply by the block's scale): the
+     * tiled product (prefill) widens every weight through here, and the scalar loop made Q4_0's prefill
+     * the slowest of the types (0.32x llama.cpp against Q8_0's 0.68x on the 1.24 B model).
+     */
+    private void vectorRow(int r, float[] dst, int off) {
+        int blk = r * blocksPerRow;
+        for (int k = 0; k < blocksPerRow; k++, blk++) {
+            float d = scales[blk];
+            int y = off + 32 * k;
+            for (int i = 0; i < 16; i += L) {
+                ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
+                ((FloatVector) v.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0)).mul(d)
+                        .intoArray(dst, y + i);
+                ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0))
+                        .mul(d).intoArray(dst, y + 16 + i);
             }
         }
     }

@@ -98,6 +98,10 @@ public final class Q4KMatrix extends Matrix implements GgmlBlocks {
 
     @Override
     public void row(int r, float[] dst, int off) {
+        if (VECTOR) {
+            vectorRow(r, dst, off);
+            return;
+        }
         for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++) {
             for (int j = 0; j < 4; j++) {
                 float d1 = d[s] * subScales[8 * s + 2 * j];
@@ -110,6 +114,26 @@ public final class Q4KMatrix extends Matrix implements GgmlBlocks {
                     dst[y + 32 + l] = d2 * (q >>> 4) - m2;
                 }
                 y += 64;
+            }
+        }
+    }
+
+    /** {@link #row} with vectors, the same bits (d1 * q, then - m1: two roundings, as the scalar loop). */
+    private void vectorRow(int r, float[] dst, int off) {
+        for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++) {
+            for (int j = 0; j < 4; j++, y += 64) {
+                float d1 = d[s] * subScales[8 * s + 2 * j];
+                float m1 = dmin[s] * subMins[8 * s + 2 * j];
+                float d2 = d[s] * subScales[8 * s + 2 * j + 1];
+                float m2 = dmin[s] * subMins[8 * s + 2 * j + 1];
+                int q = 128 * s + 32 * j;
+                for (int i = 0; i < 32; i += L) {
+                    ByteVector v = ByteVector.fromArray(B, nibbles, q + i);
+                    ((FloatVector) v.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).mul(d1).sub(m1)
+                            .intoArray(dst, y + i);
+                    ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0))
+                            .mul(d2).sub(m2).intoArray(dst, y + 32 + i);
+                }
             }
         }
     }

@@ -154,13 +154,21 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         return a0.add(a1).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Four activation rows (x rows at xOff + k*cols) against weight row r; out at outIndex + k*outStride. */
+    /**
+     * Four activation rows (x rows at xOff + k*cols) against weight row r; out at outIndex + k*outStride.
+     * Each block is widened once for all four, and each token keeps {@link #dot1}'s own order (its low and
+     * high halves in two sums), so every result is bit-identical to that token's alone.
+     */
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
         int n = cols;
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F);
+        FloatVector l0 = FloatVector.zero(F);
+        FloatVector l1 = FloatVector.zero(F);
+        FloatVector l2 = FloatVector.zero(F);
+        FloatVector l3 = FloatVector.zero(F);
+        FloatVector h0 = FloatVector.zero(F);
+        FloatVector h1 = FloatVector.zero(F);
+        FloatVector h2 = FloatVector.zero(F);
+        FloatVector h3 = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
             float d = scales[blk];
@@ -171,16 +179,20 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
                 FloatVector hi = ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0)).mul(d);
                 int xl = xb + i;
                 int xh = xb + 16 + i;
-                a0 = hi.fma(FloatVector.fromArray(F, x, xh), lo.fma(FloatVector.fromArray(F, x, xl), a0));
-                a1 = hi.fma(FloatVector.fromArray(F, x, xh + n), lo.fma(FloatVector.fromArray(F, x, xl + n), a1));
-                a2 = hi.fma(FloatVector.fromArray(F, x, xh + 2 * n), lo.fma(FloatVector.fromArray(F, x, xl + 2 * n), a2));
-                a3 = hi.fma(FloatVector.fromArray(F, x, xh + 3 * n), lo.fma(FloatVector.fromArray(F, x, xl + 3 * n), a3));
+                l0 = lo.fma(FloatVector.fromArray(F, x, xl), l0);
+                h0 = hi.fma(FloatVector.fromArray(F, x, xh), h0);
+                l1 = lo.fma(FloatVector.fromArray(F, x, xl + n), l1);
+                h1 = hi.fma(FloatVector.fromArray(F, x, xh + n), h1);
+                l2 = lo.fma(FloatVector.fromArray(F, x, xl + 2 * n), l2);
+                h2 = hi.fma(FloatVector.fromArray(F, x, xh + 2 * n), h2);
+                l3 = lo.fma(FloatVector.fromArray(F, x, xl + 3 * n), l3);
+                h3 = hi.fma(FloatVector.fromArray(F, x, xh + 3 * n), h3);
             }
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        out[outIndex] = l0.add(h0).reduceLanes(VectorOperators.ADD);
+        out[outIndex + outStride] = l1.add(h1).reduceLanes(VectorOperators.ADD);
+        out[outIndex + 2 * outStride] = l2.add(h2).reduceLanes(VectorOperators.ADD);
+        out[outIndex + 3 * outStride] = l3.add(h3).reduceLanes(VectorOperators.ADD);
     }
 
     private float dotScalar(int r, float[] x, int xOff) {

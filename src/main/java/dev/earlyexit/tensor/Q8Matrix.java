@@ -165,6 +165,13 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
         }
     }
 
+    /**
+     * Four tokens against row r: each weight vector is widened once for all four, and each token keeps
+     * the single-token loop's own order (a group's products summed, then scaled into the row's sum), so
+     * every result is bit-identical to that token's alone (a batch of sequences gives each what it gets
+     * alone). It was also the slow way round: scaling each widened vector before the products ran 4
+     * tokens at 72 GFLOP/s against 81 for two single-token passes (8192 x 2048, 2 threads).
+     */
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
         int n = cols;
         int step = F.length();
@@ -175,17 +182,25 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
         FloatVector a2 = FloatVector.zero(F);
         FloatVector a3 = FloatVector.zero(F);
         for (int g = 0; g < groupsPerRow; g++) {
-            float scale = scales[scaleBase + g];
             int base = g * GROUP;
+            FloatVector p0 = FloatVector.zero(F);
+            FloatVector p1 = FloatVector.zero(F);
+            FloatVector p2 = FloatVector.zero(F);
+            FloatVector p3 = FloatVector.zero(F);
             for (int i = 0; i < GROUP; i += step) {
-                FloatVector wv = ((FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
-                        .convertShape(VectorOperators.B2F, F, 0)).mul(scale);
+                FloatVector wv = (FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
+                        .convertShape(VectorOperators.B2F, F, 0);
                 int xi = xOff + base + i;
-                a0 = wv.fma(FloatVector.fromArray(F, x, xi), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, x, xi + n), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, x, xi + 2 * n), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, x, xi + 3 * n), a3);
+                p0 = wv.fma(FloatVector.fromArray(F, x, xi), p0);
+                p1 = wv.fma(FloatVector.fromArray(F, x, xi + n), p1);
+                p2 = wv.fma(FloatVector.fromArray(F, x, xi + 2 * n), p2);
+                p3 = wv.fma(FloatVector.fromArray(F, x, xi + 3 * n), p3);
             }
+            FloatVector scale = FloatVector.broadcast(F, scales[scaleBase + g]);
+            a0 = p0.fma(scale, a0);
+            a1 = p1.fma(scale, a1);
+            a2 = p2.fma(scale, a2);
+            a3 = p3.fma(scale, a3);
         }
         out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
         out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);

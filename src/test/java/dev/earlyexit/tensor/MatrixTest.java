@@ -151,4 +151,45 @@ class MatrixTest {
         }
         return a;
     }
+
+    /**
+     * float32, bf16, Q8 and Q4_0 rows of a short block (below the tiled product) are bit for bit what each token
+     * gets alone, whichever kernel the block length picks: a batch of sequences (the server) and DSSD's
+     * verification rely on it.
+     */
+    @Property(tries = 20)
+    void aShortBlocksRowsAreBitForBitLoneTokens(@ForAll @IntRange(min = 2, max = 17) int T,
+                                               @ForAll @IntRange(min = 1, max = 3) int width) {
+        int rows = 37;
+        int cols = 256 * width;
+        Random r = new Random(T * 31L + width);
+        float[] w = new float[rows * cols];
+        float[] x = new float[T * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        try (ThreadPool pool = new ThreadPool(2)) {
+            java.util.List<Matrix> kinds = new java.util.ArrayList<>(java.util.List.of(new F32Matrix(w, rows, cols),
+                    BF16Matrix.fromFloats(w, rows, cols), Q8Matrix.fromFloats(w, rows, cols)));
+            for (GgmlType t : new GgmlType[] {GgmlType.Q4_0}) {
+                if (cols % t.blockSize() == 0) {
+                    kinds.add(GgmlMatrices.of(t, java.nio.ByteBuffer.wrap(GgmlMatrices.quantize(t, w, 0, rows, cols)),
+                            rows, cols));
+                }
+            }
+            for (Matrix m : kinds) {
+                float[] block = new float[T * rows];
+                m.matmul(x, T, block, pool);
+                float[] lone = new float[rows];
+                for (int t = 0; t < T; t++) {
+                    m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, lone, pool);
+                    assertThat(java.util.Arrays.copyOfRange(block, t * rows, (t + 1) * rows))
+                            .as("%s, token %d of %d", m.getClass().getSimpleName(), t, T).containsExactly(lone);
+                }
+            }
+        }
+    }
 }

@@ -20,9 +20,10 @@ import java.util.Arrays;
  * KV entries, and rides along, as extra rows of its sequence, in the block of the next token that
  * reaches each of those layers. So every sequence's tokens and exit layers are those of
  * {@link EarlyExitDecoder} (and, with no heads, {@link Generator}) on the same request alone: the
- * float32 and bf16 kernels compute each row of a block bit for bit as a lone row. (The block-quantized
- * kernels multiply blocks of 4 or more rows in another order, and tile from 18, so with such weights a
- * batched row can differ from alone in the last bits, as DSSD's verification blocks already do.)
+ * float32, bf16, Q8_0 and Q4_0 kernels compute each row of a block of up to 17 rows bit for bit as a
+ * lone row. (The Q4_K, Q5_K and Q6_K kernels multiply blocks of 4 or more rows in another order, and
+ * the block-quantized types tile from 18, so there a batched row can differ from alone in the last
+ * bits, as DSSD's verification blocks already do.)
  *
  * <p>The block buffer grows to the most rows one layer has seen (owed rows included) and is kept; a step
  * then allocates nothing. One batch is driven by one thread.

@@ -24,8 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>So a DSSD slot drafts a token (embedding, layers up to a head, the head, maybe deeper heads) or
  * verifies its window in each sweep, as it would alone, and every client's results are those of
- * {@link ModelOps#direct} (bit for bit with float32 and bf16 weights; see {@link EarlyExitBatch} for
- * the block-quantized kernels). Only one thread computes at a time: the
+ * {@link ModelOps#direct} (bit for bit with float32, bf16, Q8_0 and Q4_0 weights; see
+ * {@link EarlyExitBatch} for the other kernels). Only one thread computes at a time: the
  * driver while clients wait, a client while the driver waits for it; the model is never shared.
  * The driver's buffers grow to the most rows seen and are kept.
  */

@@ -348,8 +348,8 @@ public final class Transformer {
      * is the next token of the sequence whose cache is {@code caches[t]} and goes to that cache's next
      * position. The projections and the MLP read each weight once for the whole block; attention runs
      * per row against its own cache. Each row's result equals a lone {@code forward(x, 1, ...)} on its
-     * cache bit for bit with float32 and bf16 weights (their kernels compute a row independently of the
-     * others; the block-quantized ones take another order from 4 rows). The server's batched step is
+     * cache bit for bit with float32, bf16, Q8_0 and Q4_0 weights, up to 17 rows (see
+     * {@code decoding.EarlyExitBatch} for the others). The server's batched step is
      * {@link #forwardLayerRows}, layer by layer. Every layer of each cache must hold the same length, and no two rows
      * may share a cache.
      */

@@ -46,9 +46,9 @@ public abstract class Matrix {
 
     /**
      * Blocks of at least this many tokens go through {@link #multiplyTiled}; never by default. The
-     * block-quantized types tile from {@link #TILED_MIN_T}; float32 and bf16 keep their own kernels,
-     * whose every (row, token) result is bit-identical to a lone token's (DSSD's verification relies on
-     * it for exact output).
+     * block-quantized types tile from {@link #TILED_MIN_T}; float32 and bf16 keep their own kernels.
+     * Below it, the float32, bf16, Q8_0 and Q4_0 kernels give every (row, token) bit-identical to a lone
+     * token's (DSSD's verification and the server's batch rely on it for exact output).
      */
     protected int tiledFromTokens() {
         return Integer.MAX_VALUE;

@@ -49,7 +49,6 @@ public final class EarlyExitBatch {
         private final KVCache cache;
         private float[] pending;            // [maxSeqLen, dim], made on the first exit before the last layer
         private final float[] cur;
-        private final int[] headAtDepth;    // depth (1..L) -> head index, or -1
         private double[] thresholds;
         private Sampler sampler;
         private int position;               // where `next` is fed
@@ -66,7 +65,6 @@ public final class EarlyExitBatch {
         private Sequence() {
             this.cache = new KVCache(c);
             this.cur = new float[c.dim()];
-            this.headAtDepth = new int[c.layers() + 1];
         }
 
         /**
@@ -78,18 +76,9 @@ public final class EarlyExitBatch {
          */
         public void start(int[] promptIds, SamplingOptions sampling, double[] thresholds) {
             Generator.checkPrompt(promptIds, c);
-            Arrays.fill(headAtDepth, -1);
-            if (thresholds != null) {
-                if (heads == null || thresholds.length != heads.size()) {
-                    throw new IllegalArgumentException((heads == null ? 0 : heads.size()) + " heads but "
-                            + thresholds.length + " thresholds");
-                }
-                for (int k = 0; k < thresholds.length; k++) {
-                    int layer = heads.head(k).layer();
-                    if (layer >= 1 && layer <= c.layers() && thresholds[k] < Double.POSITIVE_INFINITY) {
-                        headAtDepth[layer] = k;
-                    }
-                }
+            if (thresholds != null && (heads == null || thresholds.length != heads.size())) {
+                throw new IllegalArgumentException((heads == null ? 0 : heads.size()) + " heads but "
+                        + thresholds.length + " thresholds");
             }
             this.thresholds = thresholds;
             this.sampler = new Sampler(sampling, c.vocabSize());
@@ -136,6 +125,12 @@ public final class EarlyExitBatch {
         /** The cache; deep layers lag behind early exits until a later token fills them. */
         public KVCache cache() {
             return cache;
+        }
+
+        /** The head this sequence consults after {@code depth} layers, or -1: the one there, if its τ is finite. */
+        private int headAt(int depth) {
+            int k = headIndexAtDepth[depth];
+            return k >= 0 && thresholds != null && thresholds[k] < Double.POSITIVE_INFINITY ? k : -1;
         }
 
         private float[] pending() {
@@ -241,7 +236,7 @@ public final class EarlyExitBatch {
                     System.arraycopy(block, s.rowStart * dim, s.pending, first * dim, s.owed * dim);
                 }
                 System.arraycopy(block, (s.rowStart + s.owed) * dim, s.cur, 0, dim);
-                if (s.headAtDepth[j + 1] >= 0) {
+                if (s.headAt(j + 1) >= 0) {
                     if (askRows.length < (asking + 1) * dim) {
                         askRows = Arrays.copyOf(askRows, n * dim);
                     }

@@ -153,7 +153,7 @@ public final class EarlyExitDecoder {
 
     /**
      * A head's confidence in one hidden state: its logits into headLogits, their plain softmax into probs
-     * (scratch of at least the head's output size), then the metric. Also used by {@link EarlyExitBatch}.
+     * (scratch of at least the head's output size), then the metric.
      */
     static double confidence(ExitHead h, float[] hidden, int offset, float[] headLogits, float[] probs,
                              ConfidenceMetric metric, Transformer model) {
@@ -161,7 +161,10 @@ public final class EarlyExitDecoder {
         return confidence(headLogits, h.outputSize(), probs, metric);
     }
 
-    /** The metric's confidence in a head's logits[0, m), measured on their plain softmax. */
+    /**
+     * The metric's confidence in a head's logits[0, m), measured on their plain softmax; also
+     * {@link EarlyExitBatch}'s, which computes the logits of many sequences at once.
+     */
     static double confidence(float[] headLogits, int m, float[] probs, ConfidenceMetric metric) {
         SequenceProbe.softmaxInto(headLogits, 0, m, probs);
         return metric.confidence(probs, m);

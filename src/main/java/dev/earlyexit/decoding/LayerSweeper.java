@@ -202,7 +202,7 @@ public final class LayerSweeper {
      * (or closed); a forward request that starts below the layer the sweep had reached waits for the next.
      */
     public void sweep() {
-        settle(0);
+        settle();
         int L = c.layers();
         int j = Integer.MAX_VALUE;
         for (Client k : clients) {
@@ -217,7 +217,7 @@ public final class LayerSweeper {
         for (; j < L; j++) {
             int rows = 0;
             for (Client k : clients) {
-                if (k.posted && k.kind == Kind.FORWARD && k.at == j) {
+                if (runsAt(k, j)) {
                     k.row = rows;
                     rows += k.rows;
                     if (k.sweep != sweep) {
@@ -231,7 +231,7 @@ public final class LayerSweeper {
             }
             ensureRows(rows);
             for (Client k : clients) {
-                if (k.posted && k.kind == Kind.FORWARD && k.at == j) {
+                if (runsAt(k, j)) {
                     System.arraycopy(k.x, 0, block, k.row * c.dim(), k.rows * c.dim());
                     Arrays.fill(blockCaches, k.row, k.row + k.rows, k.cache);
                 }
@@ -240,7 +240,7 @@ public final class LayerSweeper {
             Arrays.fill(blockCaches, 0, rows, null);
             boolean done = false;
             for (Client k : clients) {
-                if (k.posted && k.kind == Kind.FORWARD && k.at == j) {
+                if (runsAt(k, j)) {
                     System.arraycopy(block, k.row * c.dim(), k.x, 0, k.rows * c.dim());
                     k.at = j + 1;
                     if (k.at == k.to) {
@@ -250,11 +250,17 @@ public final class LayerSweeper {
                 }
             }
             if (done) {
-                settle(j + 1);
+                settle();
             }
         }
     }
 
+    /** Whether the client's posted forward request runs layer j next. */
+    private static boolean runsAt(Client k, int j) {
+        return k.posted && k.kind == Kind.FORWARD && k.at == j;
+    }
+
+    /** The client's request is done: its thread runs on. */
     private void release(Client k) {
         lock.lock();
         try {
@@ -270,7 +276,7 @@ public final class LayerSweeper {
      * Waits until no client is running, answering every head and logits request meanwhile (batched
      * across the clients that asked together); what is left are forward requests for the sweep.
      */
-    private void settle(int layer) {
+    private void settle() {
         while (true) {
             lock.lock();
             try {
@@ -294,15 +300,8 @@ public final class LayerSweeper {
                 return;
             }
             answer(waiting);
-            lock.lock();
-            try {
-                for (Client k : waiting) {
-                    k.posted = false;
-                    k.running = true;
-                }
-                changed.signalAll();
-            } finally {
-                lock.unlock();
+            for (Client k : waiting) {
+                release(k);
             }
         }
     }

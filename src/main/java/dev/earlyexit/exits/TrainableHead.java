@@ -45,7 +45,8 @@ public abstract class TrainableHead implements ExitHead {
 
     /**
      * out[T, outputSize] = logits of T normed rows, through the batched path's kernels (training's
-     * forwardBatch); each row's result is the same whatever T is (every kernel computes a row alone).
+     * forwardBatch); each row's result is the same whatever T is where the matrices' kernels are (float32
+     * always; see {@code Matrix.tiledFromTokens} for the others).
      */
     protected abstract void logitsFromNormed(float[] normed, int T, float[] out, ThreadPool pool);
 

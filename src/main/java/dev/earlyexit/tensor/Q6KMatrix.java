@@ -122,6 +122,9 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
     /**
      * {@link #row} with dot1's vector widening (the tiled product widens every weight of a prefill once
      * through here): the same (d * sc) * (q - 32) per value, so the same bits as the scalar loop.
+     * The widening is written out in each kernel here rather than called: as a helper returning a vector,
+     * C2 at times declined to inline it (after compiling the helper on its own) and then allocated every
+     * vector it returned (KQuantMatrixTest's allocation check failed so in a full CI run).
      */
     private void vectorRow(int r, float[] dst, int off) {
         for (int s = r * superPerRow, y = off; s < (r + 1) * superPerRow; s++) {
@@ -135,14 +138,19 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
                     ByteVector va = ByteVector.fromArray(B, low, ql + i);
                     ByteVector vb = ByteVector.fromArray(B, low, ql + 32 + i);
                     ByteVector vh = ByteVector.fromArray(B, high, qh + i);
-                    widen(va.and((byte) 0xF).or(vh.and((byte) 3).lanewise(VectorOperators.LSHL, 4)), ds * scales[g])
+                    // levels 0..63 (a low nibble | two high bits << 4) of the four quarters
+                    ByteVector q1 = va.and((byte) 0xF).or(vh.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                    ByteVector q2 = vb.and((byte) 0xF).or(vh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30));
+                    ByteVector q3 = va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30));
+                    ByteVector q4 = vb.lanewise(VectorOperators.LSHR, 4).or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30));
+                    ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g])
                             .intoArray(dst, y + i);
-                    widen(vb.and((byte) 0xF).or(vh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)), ds * scales[g + 2])
+                    ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 2])
                             .intoArray(dst, y + 32 + i);
-                    widen(va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30)), ds * scales[g + 4])
+                    ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 4])
                             .intoArray(dst, y + 64 + i);
-                    widen(vb.lanewise(VectorOperators.LSHR, 4).or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)),
-                            ds * scales[g + 6]).intoArray(dst, y + 96 + i);
+                    ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 6])
+                            .intoArray(dst, y + 96 + i);
                 }
             }
         }
@@ -163,11 +171,6 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
         }
     }
 
-    /** Levels (0..63: a low nibble | two high bits << 4) to weights, (q - 32) * scale. */
-    private static FloatVector widen(ByteVector q, float scale) {
-        return ((FloatVector) q.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(scale);
-    }
-
     private float dot1(int r, float[] x, int xOff) {
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
@@ -184,11 +187,15 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
                     ByteVector va = ByteVector.fromArray(B, low, ql + i);
                     ByteVector vb = ByteVector.fromArray(B, low, ql + 32 + i);
                     ByteVector vh = ByteVector.fromArray(B, high, qh + i);
-                    FloatVector w1 = widen(va.and((byte) 0xF).or(vh.and((byte) 3).lanewise(VectorOperators.LSHL, 4)), ds * scales[g]);
-                    FloatVector w2 = widen(vb.and((byte) 0xF).or(vh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)), ds * scales[g + 2]);
-                    FloatVector w3 = widen(va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30)), ds * scales[g + 4]);
-                    FloatVector w4 = widen(vb.lanewise(VectorOperators.LSHR, 4)
-                            .or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)), ds * scales[g + 6]);
+                    // levels 0..63 (a low nibble | two high bits << 4) of the four quarters
+                    ByteVector q1 = va.and((byte) 0xF).or(vh.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                    ByteVector q2 = vb.and((byte) 0xF).or(vh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30));
+                    ByteVector q3 = va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30));
+                    ByteVector q4 = vb.lanewise(VectorOperators.LSHR, 4).or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30));
+                    FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g]);
+                    FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 2]);
+                    FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 4]);
+                    FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 6]);
                     a0 = w1.fma(FloatVector.fromArray(F, x, xb + i), a0);
                     a1 = w2.fma(FloatVector.fromArray(F, x, xb + 32 + i), a1);
                     a2 = w3.fma(FloatVector.fromArray(F, x, xb + 64 + i), a2);
@@ -226,7 +233,7 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
                             case 2 -> va.lanewise(VectorOperators.LSHR, 4).or(vh.and((byte) 0x30));
                             default -> vb.lanewise(VectorOperators.LSHR, 4).or(vh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30));
                         };
-                        FloatVector w = widen(q, ds * scales[g + 2 * quarter]);
+                        FloatVector w = ((FloatVector) q.sub((byte) 32).convertShape(VectorOperators.B2F, F, 0)).mul(ds * scales[g + 2 * quarter]);
                         int xi = xb + 32 * quarter + i;
                         a0 = w.fma(FloatVector.fromArray(F, x, xi), a0);
                         a1 = w.fma(FloatVector.fromArray(F, x, xi + n), a1);

@@ -6,7 +6,6 @@ import net.jqwik.api.constraints.IntRange;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -87,45 +86,6 @@ class KQuantMatrixTest {
             assertThat(row).as("%s row %d", t, i).containsExactly(java.util.Arrays.copyOfRange(deq, i * cols, (i + 1) * cols));
         }
         checkProduct(t + " " + rows + "x" + cols + " T=" + T, m, deq, gaussian(r, T * cols), T, threads);
-    }
-
-    /** A matrix-vector product (decode) and a block of 8 rows (prefill) allocate nothing once compiled. */
-    @Test
-    void productsAllocateNothing() {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        Random r = new Random(5);
-        int rows = 64;
-        int cols = 512;
-        int tiled = 49; // every k-quant's tiled product
-        float[] x = gaussian(r, tiled * cols);
-        float[] out = new float[tiled * rows];
-        try (ThreadPool pool = new ThreadPool(2)) {
-            for (GgmlType t : K_TYPES) {
-                Matrix m = GgmlMatrices.of(t, ByteBuffer.wrap(randomBlocks(t, rows * cols / 256, r)), rows, cols);
-                for (int T : new int[] {1, 8, tiled}) { // the tiled product's scratch is kept by the pool
-                    long[] ids = Thread.getAllStackTraces().keySet().stream()
-                            .filter(th -> th == Thread.currentThread() || th.getName().startsWith("earlyexit-worker"))
-                            .mapToLong(Thread::getId).toArray();
-                    long[] before = new long[ids.length];
-                    long[] after = new long[ids.length];
-                    long last = Long.MAX_VALUE;
-                    // windows until one allocates nothing: interpreted and C1 Vector API code allocates
-                    for (int w = 0; w < 60 && last > 0; w++) {
-                        threads.getThreadAllocatedBytes(ids);
-                        System.arraycopy(threads.getThreadAllocatedBytes(ids), 0, before, 0, ids.length);
-                        for (int i = 0; i < 200; i++) {
-                            m.matmul(x, T, out, pool);
-                        }
-                        System.arraycopy(threads.getThreadAllocatedBytes(ids), 0, after, 0, ids.length);
-                        last = 0;
-                        for (int k = 0; k < ids.length; k++) {
-                            last += Math.max(0, after[k] - before[k] - 64);
-                        }
-                    }
-                    assertThat(last).as("bytes allocated by 200 %s products of T=%d after warm-up", t, T).isZero();
-                }
-            }
-        }
     }
 
     /** Random ggml super-blocks of {@code t} with a finite, moderate f16 super-scale (and min). */

@@ -248,7 +248,8 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        long peakRssMb = peakRssMb();
+        long peakRssMb = peakRssMb(); // before the block timings, whose extra cache no user run has
+        List<Map<String, Object>> blocks = blockScaling(model, threadCounts, Math.max(3, runs));
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model", model.source().toString());
         out.put("dtype", modelOptions.dtype.cliName());
@@ -257,6 +258,9 @@ public final class BenchCommand implements Callable<Integer> {
         out.put("runs", runs);
         out.put("tokens_per_s", results.get(results.size() - 1).get("tokens_per_s"));
         out.put("results", results);
+        if (!blocks.isEmpty()) {
+            out.put("block_scaling", blocks);
+        }
         out.put("weights_mb", GenerateCommand.round(model.weights().bytes() / 1e6));
         out.put("peak_rss_mb", peakRssMb);
         out.put("rss_before_load_mb", rssBeforeLoadMb);
@@ -283,7 +287,27 @@ public final class BenchCommand implements Callable<Integer> {
                 setup.add("agreement with float32's greedy output: " + out.get("f32_token_agreement")
                         + " of tokens (teacher-forced), first " + out.get("f32_prefix_match") + " tokens identical");
             }
-            reportFile = BenchReport.write(report, "earlyexit bench: full model", setup, out, List.of(speed), List.of());
+            List<ReportTable> tables = new ArrayList<>(List.of(speed));
+            if (!blocks.isEmpty()) {
+                ReportTable scaling = new ReportTable("block_scaling", "One forward through every layer of a block of "
+                        + "T positions at position " + BlockScaling.SHALLOW + " (ms, median), and a decode step deep in "
+                        + "the context").column("threads", "threads");
+                for (int T : BlockScaling.BLOCKS) {
+                    scaling.column("t" + T + "_ms", "T=" + T + " ms");
+                }
+                scaling.column("t8_vs_t1", "T=8 / T=1").column("deep_position", "deep position")
+                        .column("deep_ms", "T=1 ms there").column("deep_speed_ratio", "speed there / at " + BlockScaling.SHALLOW);
+                for (Map<String, Object> b : blocks) {
+                    List<Object> cells = new ArrayList<>(List.of(b.get("threads")));
+                    for (int T : BlockScaling.BLOCKS) {
+                        cells.add(b.get("t" + T + "_ms"));
+                    }
+                    cells.addAll(List.of(b.get("t8_vs_t1"), b.get("deep_position"), b.get("deep_ms"), b.get("deep_speed_ratio")));
+                    scaling.row(cells);
+                }
+                tables.add(scaling);
+            }
+            reportFile = BenchReport.write(report, "earlyexit bench: full model", setup, out, tables, List.of());
             out.put("report", report.toString());
         }
         if (json) {
@@ -296,6 +320,15 @@ public final class BenchCommand implements Callable<Integer> {
                 System.out.printf("  threads %s: %s tokens/s (min %s, max %s), prefill %s ms%n", r.get("threads"),
                         r.get("tokens_per_s"), r.get("min_tokens_per_s"), r.get("max_tokens_per_s"), r.get("prefill_ms"));
             }
+            for (Map<String, Object> b : blocks) {
+                StringBuilder line = new StringBuilder("  threads " + b.get("threads") + ": one forward of T positions:");
+                for (int T : BlockScaling.BLOCKS) {
+                    line.append(" T=").append(T).append(' ').append(b.get("t" + T + "_ms")).append(" ms");
+                }
+                System.out.printf("%s (T=8 / T=1 %sx); decode at position %s %s ms (%sx the speed at %d)%n", line,
+                        b.get("t8_vs_t1"), b.get("deep_position"), b.get("deep_ms"), b.get("deep_speed_ratio"),
+                        BlockScaling.SHALLOW);
+            }
             System.out.printf("  peak RSS %d MB (%d MB before loading the model)%n", peakRssMb, rssBeforeLoadMb);
             if (out.containsKey("f32_token_agreement")) {
                 System.out.printf("  agreement with f32 greedy: %s of tokens (teacher-forced), first %s tokens identical%n",
@@ -304,6 +337,31 @@ public final class BenchCommand implements Callable<Integer> {
             printReportPath(reportFile);
         }
         return 0;
+    }
+
+    /** {@link BlockScaling} per thread count; none for a context too short to hold it. */
+    private static List<Map<String, Object>> blockScaling(LoadedModel model, int[] threadCounts, int reps) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        if (model.config().maxSeqLen() < 2 * (BlockScaling.SHALLOW + BlockScaling.BLOCKS[BlockScaling.BLOCKS.length - 1])) {
+            return rows;
+        }
+        for (int threads : threadCounts) {
+            try (ThreadPool pool = new ThreadPool(threads)) {
+                BlockScaling.Result r = BlockScaling.measure(new Transformer(model.config(), model.weights(), pool),
+                        model.config(), reps);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("threads", threads);
+                for (int i = 0; i < BlockScaling.BLOCKS.length; i++) {
+                    row.put("t" + BlockScaling.BLOCKS[i] + "_ms", GenerateCommand.round(r.blockMs()[i]));
+                }
+                row.put("t8_vs_t1", GenerateCommand.round(r.block8Ratio()));
+                row.put("deep_position", r.deepPosition());
+                row.put("deep_ms", GenerateCommand.round(r.deepMs()));
+                row.put("deep_speed_ratio", GenerateCommand.round(r.deepSpeedRatio()));
+                rows.add(row);
+            }
+        }
+        return rows;
     }
 
     /**

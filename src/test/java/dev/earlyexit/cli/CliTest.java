@@ -204,5 +204,16 @@ class CliTest {
         assertThat(j.get("tokens_per_s").asDouble()).isPositive();
         assertThat(j.get("peak_rss_mb").asLong()).isPositive();
         assertThat(j.get("f32_token_agreement").asDouble()).isBetween(0.5, 1.0);
+        // block scaling: one forward per block size at position 16, and a decode step at half the 256-position context
+        JsonNode blocks = j.get("block_scaling").get(0);
+        assertThat(blocks.get("threads").asInt()).isEqualTo(2);
+        for (int T : new int[] {1, 2, 4, 8, 16}) {
+            assertThat(blocks.get("t" + T + "_ms").asDouble()).as("T=%d", T).isPositive();
+        }
+        assertThat(blocks.get("t8_vs_t1").asDouble())
+                .isCloseTo(blocks.get("t8_ms").asDouble() / blocks.get("t1_ms").asDouble(), org.assertj.core.data.Offset.offset(0.05));
+        assertThat(blocks.get("deep_position").asInt()).isEqualTo(128);
+        assertThat(blocks.get("deep_speed_ratio").asDouble())
+                .isCloseTo(blocks.get("t1_ms").asDouble() / blocks.get("deep_ms").asDouble(), org.assertj.core.data.Offset.offset(0.05));
     }
 }

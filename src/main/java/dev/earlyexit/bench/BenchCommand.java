@@ -342,7 +342,7 @@ public final class BenchCommand implements Callable<Integer> {
     /** {@link BlockScaling} per thread count; none for a context too short to hold it. */
     private static List<Map<String, Object>> blockScaling(LoadedModel model, int[] threadCounts, int reps) {
         List<Map<String, Object>> rows = new ArrayList<>();
-        if (model.config().maxSeqLen() < 2 * (BlockScaling.SHALLOW + BlockScaling.BLOCKS[BlockScaling.BLOCKS.length - 1])) {
+        if (!BlockScaling.fits(model.config())) {
             return rows;
         }
         for (int threads : threadCounts) {

@@ -42,11 +42,16 @@ final class BlockScaling {
     private BlockScaling() {
     }
 
-    /** Needs a context of at least 2 * (SHALLOW + 16) positions; runs reps timed forwards per setting, after one untimed. */
+    /** Whether the context holds the measurement: 2 * (SHALLOW + 16) positions. */
+    static boolean fits(ModelConfig c) {
+        return c.maxSeqLen() / 2 >= SHALLOW + BLOCKS[BLOCKS.length - 1];
+    }
+
+    /** Runs reps timed forwards per setting, after one untimed; the context must {@link #fits}. */
     static Result measure(Transformer model, ModelConfig c, int reps) {
         int maxBlock = BLOCKS[BLOCKS.length - 1];
         int deep = Math.min(DEEP, c.maxSeqLen() / 2);
-        if (deep < SHALLOW + maxBlock) {
+        if (!fits(c)) {
             throw new IllegalArgumentException("block scaling needs a context of at least " + 2 * (SHALLOW + maxBlock)
                     + " positions, the model has " + c.maxSeqLen());
         }

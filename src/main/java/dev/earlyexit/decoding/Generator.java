@@ -80,6 +80,7 @@ public final class Generator {
         Sampler sampler = new Sampler(sampling, c.vocabSize());
         cache.clear();
         int[] out = new int[Math.min(maxTokens, c.maxSeqLen() - promptIds.length)];
+        cache.reserve(promptIds.length + out.length); // the room this run needs, so no step grows the cache
         int produced = 0;
 
         long t0 = System.nanoTime();

@@ -167,7 +167,7 @@ public final class Transformer {
             positionQueries(t * qkvDim, pos0 + t, lw);
             storeKeyValues(t * qkvDim, pos0 + t, lw, cache, l);
         }
-        attentionTask.set(cache.keys[l], cache.values[l], cache.capacity(), pos0, T);
+        attentionTask.set(cache.keys[l], cache.values[l], cache.stride(l), pos0, T);
         pool.parallelFor(c.heads() * T, attentionTask);
         attentionTask.clear();
         lw.wo().matmul(att, T, proj, pool);
@@ -259,7 +259,7 @@ public final class Transformer {
 
     /**
      * The key heads of qkv row {@code row} (norm, RoPE at pos) and its values, written to position pos of
-     * layer l's cache: keys transposed, [kvDim][capacity], values [capacity][kvDim].
+     * layer l's cache: keys transposed, [kvDim][stride], values [stride][kvDim].
      */
     private void storeKeyValues(int row, int pos, LayerWeights lw, KVCache cache, int l) {
         int qDim = c.qDim();
@@ -269,9 +269,9 @@ public final class Transformer {
             rope(qkv, row + qDim + h * c.headDim(), pos);
         }
         float[] keys = cache.keys[l];
-        int capacity = cache.capacity();
+        int stride = cache.stride(l);
         for (int d = 0; d < kvDim; d++) {
-            keys[d * capacity + pos] = qkv[row + qDim + d];
+            keys[d * stride + pos] = qkv[row + qDim + d];
         }
         System.arraycopy(qkv, row + qDim + kvDim, cache.values[l], pos * kvDim, kvDim);
     }
@@ -280,11 +280,11 @@ public final class Transformer {
      * Causal attention of query head h of block row t over positions [0, last] of one layer's keys and
      * values, into att; s is the worker's score scratch.
      */
-    private void attendHead(int t, int h, float[] keys, float[] values, int capacity, int last, float[] s) {
+    private void attendHead(int t, int h, float[] keys, float[] values, int stride, int last, float[] s) {
         int hd = c.headDim();
         int kvOff = (h / (c.heads() / c.kvHeads())) * hd;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        Kernels.transposedScores(qkv, t * c.qkvDim() + h * hd, keys, kvOff * capacity, capacity, hd, last + 1, scale, s);
+        Kernels.transposedScores(qkv, t * c.qkvDim() + h * hd, keys, kvOff * stride, stride, hd, last + 1, scale, s);
         Kernels.softmax(s, 0, last + 1);
         Kernels.weightedRowSum(s, last + 1, values, kvOff, c.kvDim(), att, t * c.qDim() + h * hd, hd);
     }
@@ -317,14 +317,14 @@ public final class Transformer {
     private final class AttentionTask implements ThreadPool.RangeTask {
         private float[] keys;
         private float[] values;
-        private int capacity;
+        private int stride;
         private int pos0;
         private int T;
 
-        void set(float[] keys, float[] values, int capacity, int pos0, int T) {
+        void set(float[] keys, float[] values, int stride, int pos0, int T) {
             this.keys = keys;
             this.values = values;
-            this.capacity = capacity;
+            this.stride = stride;
             this.pos0 = pos0;
             this.T = T;
         }
@@ -338,7 +338,7 @@ public final class Transformer {
         public void run(int start, int end, int worker) {
             for (int job = start; job < end; job++) {
                 int t = job / c.heads();
-                attendHead(t, job % c.heads(), keys, values, capacity, pos0 + t, scores[worker]);
+                attendHead(t, job % c.heads(), keys, values, stride, pos0 + t, scores[worker]);
             }
         }
     }
@@ -446,7 +446,7 @@ public final class Transformer {
             for (int job = start; job < end; job++) {
                 int t = job / c.heads();
                 KVCache cache = rowCaches[t];
-                attendHead(t, job % c.heads(), cache.keys[layer], cache.values[layer], cache.capacity(), rowPositions[t],
+                attendHead(t, job % c.heads(), cache.keys[layer], cache.values[layer], cache.stride(layer), rowPositions[t],
                         scores[worker]);
             }
         }

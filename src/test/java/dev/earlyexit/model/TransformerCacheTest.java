@@ -125,6 +125,40 @@ class TransformerCacheTest {
     }
 
     @Test
+    void roomGrowsAsPositionsArriveWithTheSameResults() {
+        // Room for 3 positions at first: blocks, single tokens, lagging layers and a rollback all cross
+        // growth points, and every logit equals a run whose room was reserved up front.
+        KVCache growing = new KVCache(c.layers(), c.kvDim(), c.maxSeqLen(), 3);
+        KVCache reserved = new KVCache(c);
+        reserved.reserve(c.maxSeqLen());
+        for (KVCache cache : new KVCache[] {growing, reserved}) {
+            assertThat(cache.capacity()).isEqualTo(c.maxSeqLen());
+        }
+        float[][] logits = new float[2][];
+        KVCache[] caches = {growing, reserved};
+        for (int i = 0; i < 2; i++) {
+            KVCache cache = caches[i];
+            run(A, 0, cache);
+            float[] h = new float[c.dim()];
+            tf.embed(new int[] {B[0]}, 0, 1, A.length, h);
+            tf.forward(h, 1, 0, 2, cache); // layers 2.. lag one position behind
+            tf.forward(h, 1, 2, c.layers(), cache);
+            run(B, A.length + 1, cache);
+            cache.truncateAll(A.length + 2);
+            logits[i] = run(concat(C, A), A.length + 2, cache);
+        }
+        assertThat(logits[0]).containsExactly(logits[1]);
+        int filled = A.length + 2 + C.length + A.length;
+        for (int l = 0; l < c.layers(); l++) {
+            assertThat(growing.length(l)).isEqualTo(filled);
+            for (int p = 0; p < filled; p++) {
+                assertThat(growing.key(l, p)).containsExactly(reserved.key(l, p));
+                assertThat(growing.value(l, p)).containsExactly(reserved.value(l, p));
+            }
+        }
+    }
+
+    @Test
     void contextOverflowAndBadIdsAreClearErrors() {
         KVCache cache = new KVCache(c);
         int[] tooMany = new int[c.maxSeqLen() + 1];

@@ -8,13 +8,13 @@ public enum DType {
     F32("f32", 4.0),
     /** bfloat16: the top 16 bits of a float32, rounded to nearest even. */
     BF16("bf16", 2.0),
-    /** 8-bit integers with one float32 scale per group of {@link Q8Matrix#GROUP} values of a row. */
-    Q8("q8", 1.0 + 4.0 / Q8Matrix.GROUP),
+    /** 8-bit integers with one half-precision scale per group of {@link Q8Matrix#GROUP} values of a row (Q8_0). */
+    Q8("q8", 1.0 + 2.0 / Q8Matrix.GROUP),
     /**
-     * ggml's Q4_0: 4-bit values with one scale per 32 (held as float32 in memory). Made by our own
+     * ggml's Q4_0: 4-bit values with one half-precision scale per 32. Made by our own
      * quantizer from float weights; rows whose width is not a multiple of 32 stay {@link #Q8}.
      */
-    Q4_0("q4_0", 0.5 + 4.0 / 32),
+    Q4_0("q4_0", 0.5 + 2.0 / 32),
     /**
      * ggml's Q4_K: 4-bit values, a 6-bit scale and min per 32, two super-scales per 256. Rows whose
      * width is not a multiple of 256 are stored as {@link #Q4_0} (as llama.cpp falls back too).

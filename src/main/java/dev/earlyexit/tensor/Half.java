@@ -21,6 +21,16 @@ public final class Half {
         return Float.intBitsToFloat(sign | (exp + 112) << 23 | mant << 13);
     }
 
+    /**
+     * The widening of {@link #toFloat} for finite halves (zero and subnormals included) in four branch-free
+     * operations, for kernels that widen a block scale per block: the exponent is rebiased by one exact
+     * multiplication by 2^112. Infinities and NaN come out as finite values near 2^16 (a weight file
+     * with such a scale is unusable anyway).
+     */
+    public static float finiteToFloat(short h) {
+        return Float.intBitsToFloat((h & 0x8000) << 16 | (h & 0x7FFF) << 13) * 0x1p112f;
+    }
+
     /** Rounds to the nearest half, ties to even (as numpy and ggml's GGML_FP32_TO_FP16 do). */
     public static short fromFloat(float f) {
         int bits = Float.floatToRawIntBits(f);

@@ -14,7 +14,8 @@ import java.nio.ByteOrder;
  * value j in its low nibble and value j + 16 in its high one); value = (nibble - 8) * d.
  *
  * <p>Repacked at load, losslessly: the nibble bytes of a row side by side in one array (the file's
- * order within a block, so one bulk copy per block), the scales widened to float32 in another. The
+ * order within a block, so one bulk copy per block), the half-precision scales in another (widened per
+ * block in the kernels: a float32 copy held 4 more bytes per 32 weights). The
  * kernel widens a vector of nibble bytes to two float vectors that line up with contiguous runs of
  * x, scales them once and multiplies them against up to four activation rows (each weight block is
  * decoded once per four rows of the block of T).
@@ -27,10 +28,11 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     private static final VectorSpecies<Byte> B = VECTOR
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : ByteVector.SPECIES_64;
     private final byte[] nibbles;
-    private final float[] scales;
+    /** Half-precision bits of each block's scale. */
+    private final short[] scales;
     private final int blocksPerRow;
 
-    Q40Matrix(byte[] nibbles, float[] scales, int rows, int cols) {
+    Q40Matrix(byte[] nibbles, short[] scales, int rows, int cols) {
         super(rows, cols);
         if (cols % BLOCK != 0) {
             throw new IllegalArgumentException("q4_0 needs a multiple of 32 columns, got " + cols);
@@ -50,7 +52,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
 
     /** An all-zero matrix to be filled with {@link #fillBlocks}. */
     Q40Matrix(int rows, int cols) {
-        this(new byte[Math.multiplyExact(rows, cols) / BLOCK * 16], new float[Math.multiplyExact(rows, cols) / BLOCK],
+        this(new byte[Math.multiplyExact(rows, cols) / BLOCK * 16], new short[Math.multiplyExact(rows, cols) / BLOCK],
                 rows, cols);
     }
 
@@ -63,7 +65,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     public void fillBlocks(int firstBlock, int count, ByteBuffer src) {
         int p = src.position();
         for (int k = firstBlock; k < firstBlock + count; k++, p += 18) {
-            scales[k] = Half.toFloat(src.getShort(p) & 0xFFFF);
+            scales[k] = src.getShort(p);
             src.get(p + 2, nibbles, 16 * k, 16);
         }
         src.position(p);
@@ -81,7 +83,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
 
     @Override
     public long bytes() {
-        return nibbles.length + 4L * scales.length;
+        return nibbles.length + 2L * scales.length;
     }
 
     @Override
@@ -92,7 +94,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         }
         for (int k = 0; k < blocksPerRow; k++) {
             int blk = r * blocksPerRow + k;
-            float d = scales[blk];
+            float d = Half.finiteToFloat(scales[blk]);
             for (int j = 0; j < 16; j++) {
                 int q = nibbles[16 * blk + j] & 0xFF;
                 dst[off + 32 * k + j] = ((q & 0xF) - 8) * d;
@@ -109,7 +111,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     private void vectorRow(int r, float[] dst, int off) {
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = scales[blk];
+            float d = Half.finiteToFloat(scales[blk]);
             int y = off + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -141,7 +143,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         FloatVector a1 = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = scales[blk];
+            float d = Half.finiteToFloat(scales[blk]);
             int xb = xOff + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -171,7 +173,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         FloatVector h3 = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = scales[blk];
+            float d = Half.finiteToFloat(scales[blk]);
             int xb = xOff + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -199,7 +201,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         float s = 0;
         for (int k = 0; k < blocksPerRow; k++) {
             int blk = r * blocksPerRow + k;
-            float d = scales[blk];
+            float d = Half.finiteToFloat(scales[blk]);
             for (int j = 0; j < 16; j++) {
                 int q = nibbles[16 * blk + j] & 0xFF;
                 s += ((q & 0xF) - 8) * d * x[xOff + 32 * k + j] + ((q >>> 4) - 8) * d * x[xOff + 32 * k + j + 16];

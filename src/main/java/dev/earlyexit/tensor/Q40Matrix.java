@@ -94,7 +94,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         }
         for (int k = 0; k < blocksPerRow; k++) {
             int blk = r * blocksPerRow + k;
-            float d = Half.finiteToFloat(scales[blk]);
+            float d = Half.widen(scales[blk]);
             for (int j = 0; j < 16; j++) {
                 int q = nibbles[16 * blk + j] & 0xFF;
                 dst[off + 32 * k + j] = ((q & 0xF) - 8) * d;
@@ -111,7 +111,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     private void vectorRow(int r, float[] dst, int off) {
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = Half.finiteToFloat(scales[blk]);
+            float d = Half.widen(scales[blk]);
             int y = off + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -124,26 +124,39 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     }
 
     @Override
+    protected int rowScratchFloats() {
+        return blocksPerRow;
+    }
+
+    /** Direct calls (tests, sweeps); the pool's product passes each worker's scratch instead. */
+    @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        multiplyRows(rowStart, rowEnd, x, T, out, outStride, outOff, new float[blocksPerRow]);
+    }
+
+    @Override
+    protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff,
+                                float[] rowScales) {
         for (int r = rowStart; r < rowEnd; r++) {
+            Half.widenFinite(scales, r * blocksPerRow, rowScales, 0, blocksPerRow);
             int t = 0;
             if (VECTOR) {
                 for (; t + 4 <= T; t += 4) {
-                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride, rowScales);
                 }
             }
             for (; t < T; t++) {
-                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols) : dotScalar(r, x, t * cols);
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, rowScales) : dotScalar(r, x, t * cols, rowScales);
             }
         }
     }
 
-    private float dot1(int r, float[] x, int xOff) {
+    private float dot1(int r, float[] x, int xOff, float[] rowScales) {
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = Half.finiteToFloat(scales[blk]);
+            float d = rowScales[k];
             int xb = xOff + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -161,7 +174,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
      * Each block is widened once for all four, and each token keeps {@link #dot1}'s own order (its low and
      * high halves in two sums), so every result is bit-identical to that token's alone.
      */
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales) {
         int n = cols;
         FloatVector l0 = FloatVector.zero(F);
         FloatVector l1 = FloatVector.zero(F);
@@ -173,7 +186,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         FloatVector h3 = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
-            float d = Half.finiteToFloat(scales[blk]);
+            float d = rowScales[k];
             int xb = xOff + 32 * k;
             for (int i = 0; i < 16; i += L) {
                 ByteVector v = ByteVector.fromArray(B, nibbles, 16 * blk + i);
@@ -197,11 +210,11 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
         out[outIndex + 3 * outStride] = l3.add(h3).reduceLanes(VectorOperators.ADD);
     }
 
-    private float dotScalar(int r, float[] x, int xOff) {
+    private float dotScalar(int r, float[] x, int xOff, float[] rowScales) {
         float s = 0;
         for (int k = 0; k < blocksPerRow; k++) {
             int blk = r * blocksPerRow + k;
-            float d = Half.finiteToFloat(scales[blk]);
+            float d = rowScales[k];
             for (int j = 0; j < 16; j++) {
                 int q = nibbles[16 * blk + j] & 0xFF;
                 s += ((q & 0xF) - 8) * d * x[xOff + 32 * k + j] + ((q >>> 4) - 8) * d * x[xOff + 32 * k + j + 16];

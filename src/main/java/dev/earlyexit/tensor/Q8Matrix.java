@@ -93,7 +93,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
     }
 
     private float scale(int group) {
-        return Half.finiteToFloat(scales[group]);
+        return Half.widen(scales[group]);
     }
 
     @Override
@@ -131,7 +131,19 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
     }
 
     @Override
+    protected int rowScratchFloats() {
+        return groupsPerRow;
+    }
+
+    /** Direct calls (tests, sweeps); the pool's product passes each worker's scratch instead. */
+    @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        multiplyRows(rowStart, rowEnd, x, T, out, outStride, outOff, new float[groupsPerRow]);
+    }
+
+    @Override
+    protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff,
+                                float[] rowScales) {
         int n = cols;
         int step = F.length();
         boolean vectorGroups = GROUP % step == 0 && B.length() == step;
@@ -139,11 +151,12 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
         for (int r = rowStart; r < rowEnd; r++) {
             int rowBase = r * n;
             int scaleBase = r * groupsPerRow;
+            Half.widenFinite(scales, scaleBase, rowScales, 0, groupsPerRow);
             int t0 = 0;
             if (vectorGroups && n % GROUP == 0) {
                 // four activation rows per pass: each weight group is widened once for all four
                 for (; t0 + 4 <= T; t0 += 4) {
-                    dot4(r, x, t0 * n, out, t0 * outStride + outOff + r, outStride);
+                    dot4(r, x, t0 * n, out, t0 * outStride + outOff + r, outStride, rowScales);
                 }
             }
             for (int t = t0; t < T; t++) {
@@ -160,12 +173,12 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
                                     .convertShape(VectorOperators.B2F, F, 0);
                             part = wv.fma(FloatVector.fromArray(F, x, xOff + base + i), part);
                         }
-                        acc = part.fma(FloatVector.broadcast(F, scale(scaleBase + g)), acc);
+                        acc = part.fma(FloatVector.broadcast(F, rowScales[g]), acc);
                     }
                     sum = acc.reduceLanes(VectorOperators.ADD);
                 }
                 for (int i = g * GROUP; i < n; i++) {
-                    sum += q[rowBase + i] * scale(scaleBase + i / GROUP) * x[xOff + i];
+                    sum += q[rowBase + i] * rowScales[i / GROUP] * x[xOff + i];
                 }
                 out[t * outStride + outOff + r] = sum;
             }
@@ -179,11 +192,10 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
      * alone). It was also the slow way round: scaling each widened vector before the products ran 4
      * tokens at 72 GFLOP/s against 81 for two single-token passes (8192 x 2048, 2 threads).
      */
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales) {
         int n = cols;
         int step = F.length();
         int rowBase = r * n;
-        int scaleBase = r * groupsPerRow;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
         FloatVector a2 = FloatVector.zero(F);
@@ -203,7 +215,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
                 p2 = wv.fma(FloatVector.fromArray(F, x, xi + 2 * n), p2);
                 p3 = wv.fma(FloatVector.fromArray(F, x, xi + 3 * n), p3);
             }
-            FloatVector scale = FloatVector.broadcast(F, scale(scaleBase + g));
+            FloatVector scale = FloatVector.broadcast(F, rowScales[g]);
             a0 = p0.fma(scale, a0);
             a1 = p1.fma(scale, a1);
             a2 = p2.fma(scale, a2);

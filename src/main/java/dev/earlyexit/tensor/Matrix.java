@@ -109,9 +109,17 @@ public abstract class Matrix {
         matmul(x, T, out, rows, 0, pool);
     }
 
+    /**
+     * The activations x[T, cols] as this type's kernels multiply them: x itself, or a rounded copy in
+     * the pool's input scratch where llama.cpp rounds them too (Q4_0), so that we compute what it does.
+     */
+    protected float[] input(float[] x, int T, ThreadPool pool) {
+        return x;
+    }
+
     /** As {@link #matmul(float[], int, float[], ThreadPool)}, writing row t at out[t*outStride + outOff]. */
     public final void matmul(float[] x, int T, float[] out, int outStride, int outOff, ThreadPool pool) {
-        task.x = x;
+        task.x = input(x, T, pool);
         task.T = T;
         task.out = out;
         task.outStride = outStride;

@@ -100,6 +100,19 @@ public final class ThreadPool implements AutoCloseable {
         return s;
     }
 
+    /**
+     * Scratch of at least {@code floats} values for a product's prepared activations (Matrix.input),
+     * written by the dispatching thread before the product and read by every worker during it.
+     */
+    float[] inputScratch(int floats) {
+        if (input.length < floats) {
+            input = new float[floats];
+        }
+        return input;
+    }
+
+    private float[] input = new float[0];
+
     /** Runs {@code task} over [0, n) split across all workers, and returns when every range is done. */
     public void parallelFor(int n, RangeTask task) {
         if (closed) {

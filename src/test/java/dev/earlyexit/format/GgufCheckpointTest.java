@@ -93,9 +93,11 @@ class GgufCheckpointTest {
 
     @Test
     void q4_0TeacherForcedAgreesWithLlamaCpp() throws Exception {
-        // Open: our Q4_0 product keeps float activations where llama.cpp rounds them to Q8_0; the worst of
-        // its top-5 probabilities differs by 0.061 (issue 12 asks for 0.05). Pinned at what we reach.
-        teacherForced("stories15M-q4_0.gguf", 0.065);
+        // Our Q4_0 product rounds its activations as llama.cpp's does (Q40Matrix.input): the worst of the
+        // top-5 probabilities went from 0.061 to 0.0508 off llama.cpp's, 1 of 1600 above the issue's 0.05.
+        // What is left is mostly llama.cpp's half-precision KV cache (q, k, v and the attention weights
+        // rounded to f16), which we do not copy. Pinned at what we reach.
+        teacherForced("stories15M-q4_0.gguf", 0.052);
     }
 
     private void teacherForced(String file, double maxProbabilityDiff) throws Exception {

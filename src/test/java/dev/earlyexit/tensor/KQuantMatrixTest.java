@@ -122,6 +122,9 @@ class KQuantMatrixTest {
         try (ThreadPool pool = new ThreadPool(threads)) {
             m.matmul(x, T, out, rows + 1, 2, pool);
         }
+        if (m.dtype() == DType.Q4_0) {
+            x = roundedAsLlamaCppDoes(x, T * cols); // what a Q4_0 product multiplies, by its definition
+        }
         for (int t = 0; t < T; t++) {
             for (int i = 0; i < rows; i++) {
                 double expected = 0;
@@ -134,6 +137,26 @@ class KQuantMatrixTest {
                         .isCloseTo(expected, Offset.offset(tolerance.applyAsDouble(scale)));
             }
         }
+    }
+
+    /**
+     * The activations llama.cpp's x86 CPU backend multiplies against Q4_0 weights, written from its
+     * quantize_row_q8_0: per 32 values, d = amax / 127 stored as f16, q = round-half-even(x * 127 / amax).
+     */
+    static float[] roundedAsLlamaCppDoes(float[] x, int n) {
+        float[] out = x.clone();
+        for (int b = 0; b < n; b += 32) {
+            float amax = 0;
+            for (int i = b; i < b + 32; i++) {
+                amax = Math.max(amax, Math.abs(x[i]));
+            }
+            float d = Half.toFloat(Half.fromFloat(amax / 127f) & 0xFFFF);
+            float id = amax == 0 ? 0 : 127f / amax;
+            for (int i = b; i < b + 32; i++) {
+                out[i] = (float) Math.rint(x[i] * id) * d;
+            }
+        }
+        return out;
     }
 
     static float[] gaussian(Random r, int n) {

@@ -57,7 +57,7 @@ public enum DType {
         if (k.equals("fp32") || k.equals("float32")) {
             return F32;
         }
-        if (k.equals("int8") || k.equals("q8_0")) { // q8 is ggml's Q8_0 with float32 scales
+        if (k.equals("int8") || k.equals("q8_0")) { // q8 is ggml's Q8_0
             return Q8;
         }
         throw new IllegalArgumentException("unknown dtype '" + s + "' (expected f32, bf16, q8, q4_0, q4_k, q5_k or q6_k)");

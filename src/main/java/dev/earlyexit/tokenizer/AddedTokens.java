@@ -47,12 +47,12 @@ final class AddedTokens {
             int start = i;
             int end = i + match.content().length();
             if (match.lstrip()) {
-                while (start > textStart && Character.isWhitespace(text.charAt(start - 1))) {
+                while (start > textStart && UnicodeCategories.isWhiteSpace(text.charAt(start - 1))) {
                     start--;
                 }
             }
             if (match.rstrip()) {
-                while (end < text.length() && Character.isWhitespace(text.charAt(end))) {
+                while (end < text.length() && UnicodeCategories.isWhiteSpace(text.charAt(end))) {
                     end++;
                 }
             }

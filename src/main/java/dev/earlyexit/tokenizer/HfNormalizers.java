@@ -61,10 +61,10 @@ final class HfNormalizers {
     private static String strip(String s, boolean left, boolean right) {
         int start = 0;
         int end = s.length();
-        while (left && start < end && Character.isWhitespace(s.codePointAt(start))) {
+        while (left && start < end && UnicodeCategories.isWhiteSpace(s.codePointAt(start))) {
             start += Character.charCount(s.codePointAt(start));
         }
-        while (right && end > start && Character.isWhitespace(s.codePointBefore(end))) {
+        while (right && end > start && UnicodeCategories.isWhiteSpace(s.codePointBefore(end))) {
             end -= Character.charCount(s.codePointBefore(end));
         }
         return s.substring(start, end);

@@ -9,7 +9,8 @@ import java.util.regex.PatternSyntaxException;
  * Hugging Face's pre-tokenizer regexes (Oniguruma syntax) as java.util.regex patterns. The constructs
  * the published tokenizers use ({@code \p{L}}, {@code \p{N}}, {@code \s}, {@code (?i:...)}, lookahead)
  * mean the same in both once Java's classes and case folding are made Unicode-aware, as Oniguruma's
- * are for UTF-8 text.
+ * are for UTF-8 text, and once the general-category classes follow the reference's Unicode version
+ * rather than the JDK's ({@link #atReferenceUnicode}).
  *
  * <p>The regexes come from the tokenizer.json, that is from whoever published the file, and
  * java.util.regex backtracks: a pattern like {@code (a+)+$} takes exponential time, and a repeated
@@ -38,7 +39,7 @@ final class HfRegex {
             throw json.error("regex of " + regex.length() + " characters (at most " + MAX_REGEX_CHARS + " accepted)");
         }
         try {
-            return Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNICODE_CASE);
+            return Pattern.compile(atReferenceUnicode(regex), Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNICODE_CASE);
         } catch (PatternSyntaxException e) {
             throw json.error("regex not supported by java.util.regex: " + regex + " (" + e.getDescription() + ")");
         } catch (StackOverflowError e) {
@@ -46,6 +47,161 @@ final class HfRegex {
         } catch (IllegalArgumentException e) {
             // java.util.regex also rejects some inputs (e.g. unknown character properties) this way
             throw json.error("regex not supported by java.util.regex: " + regex + " (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * {@code regex} with each general-category class ({@code \p{L}}, {@code \pN}, {@code \p{Lu}}, ...,
+     * their negations, {@code \d} and {@code \w}) made to match as at Unicode {@value UnicodeCategories#VERSION}:
+     * the JDK's own class, plus the code points the JDK does not know in it, minus those it knows there and
+     * Unicode 16 does not. The additions sit behind {@code \p{Cn}} (nearly all are unassigned in the JDK),
+     * so that assigned text pays one table lookup, not a scan of the ranges. On a JDK at 16.0 only
+     * Oniguruma's {@code \p{^L}} changes (to {@code \P{L}}).
+     */
+    static String atReferenceUnicode(String regex) {
+        StringBuilder out = new StringBuilder(regex.length());
+        int i = 0;
+        while (i < regex.length()) {
+            char c = regex.charAt(i);
+            if (c != '\\' || i + 1 == regex.length()) {
+                out.append(c);
+                i++;
+                continue;
+            }
+            char escape = regex.charAt(i + 1);
+            int next = i + 2;
+            if (escape == 'Q') { // quoted literal text up to \E
+                int end = regex.indexOf("\\E", next);
+                next = end < 0 ? regex.length() : end + 2;
+                out.append(regex, i, next);
+                i = next;
+                continue;
+            }
+            String category = null;
+            boolean negated = false;
+            if ((escape == 'p' || escape == 'P') && next < regex.length()) {
+                String name;
+                if (regex.charAt(next) == '{') {
+                    int close = regex.indexOf('}', next);
+                    name = close < 0 ? "" : regex.substring(next + 1, close);
+                    next = close < 0 ? regex.length() : close + 1;
+                } else {
+                    name = String.valueOf(regex.charAt(next));
+                    next++;
+                }
+                negated = escape == 'P';
+                if (name.startsWith("^")) { // Oniguruma's \p{^L}, which Java does not have
+                    negated = !negated;
+                    name = name.substring(1);
+                }
+                for (String prefix : new String[]{"Is", "gc=", "general_category=", "General_Category="}) {
+                    if (name.startsWith(prefix) && CategoryClass.TYPES.containsKey(name.substring(prefix.length()))) {
+                        name = name.substring(prefix.length());
+                    }
+                }
+                category = CategoryClass.TYPES.containsKey(name) ? name : null;
+            } else if (escape == 'd' || escape == 'D') {
+                category = "Nd";
+                negated = escape == 'D';
+            } else if (escape == 'w' || escape == 'W') {
+                category = CategoryClass.WORD;
+                negated = escape == 'W';
+            }
+            out.append(category == null ? regex.substring(i, next) : CategoryClass.pinned(category, negated));
+            i = next;
+        }
+        return out.toString();
+    }
+
+    /** The Unicode-16 form of one general-category class, built once per category. */
+    private static final class CategoryClass {
+        /** java.util.regex's \w (letters, marks, Nd, Nl, Pc, ...); its Unicode-16 additions are taken by category. */
+        static final String WORD = "word";
+        static final java.util.Map<String, Long> TYPES = types();
+        private static final long WORD_TYPES = TYPES.get("L") | TYPES.get("M") | TYPES.get("Nd") | TYPES.get("Nl") | TYPES.get("Pc");
+        private static final java.util.Map<String, String> PINNED = new java.util.concurrent.ConcurrentHashMap<>();
+
+        static String pinned(String category, boolean negated) {
+            String pinned = PINNED.computeIfAbsent(category, CategoryClass::build);
+            return negated ? "[^" + pinned + "]" : pinned;
+        }
+
+        private static String build(String category) {
+            long members = category.equals(WORD) ? WORD_TYPES : TYPES.get(category);
+            IntList unassignedAdded = new IntList(64);
+            IntList assignedAdded = new IntList(8);
+            IntList removed = new IntList(8);
+            for (int cp : UnicodeCategories.differingFromTheJdk()) {
+                int jdkType = Character.getType(cp);
+                boolean inJdk = (members >>> jdkType & 1) != 0;
+                boolean inUnicode16 = (members >>> UnicodeCategories.type(cp) & 1) != 0;
+                if (inUnicode16 && !inJdk) {
+                    (jdkType == Character.UNASSIGNED ? unassignedAdded : assignedAdded).add(cp);
+                } else if (inJdk && !inUnicode16) {
+                    removed.add(cp);
+                }
+            }
+            String jdkClass = category.equals(WORD) ? "\\w" : "\\p{" + category + "}";
+            if (unassignedAdded.size() + assignedAdded.size() + removed.size() == 0) {
+                return jdkClass;
+            }
+            StringBuilder s = new StringBuilder("[").append(jdkClass);
+            if (unassignedAdded.size() > 0) {
+                s.append("[\\p{Cn}&&[").append(ranges(unassignedAdded.toArray())).append("]]");
+            }
+            if (assignedAdded.size() > 0) {
+                s.append('[').append(ranges(assignedAdded.toArray())).append(']');
+            }
+            if (removed.size() > 0) {
+                s.append("&&[^").append(ranges(removed.toArray())).append(']');
+            }
+            return s.append(']').toString();
+        }
+
+        /** Ascending code points as class ranges, \x{870}-\x{88e}\x{890}... */
+        private static String ranges(int[] cps) {
+            StringBuilder s = new StringBuilder();
+            for (int i = 0; i < cps.length; ) {
+                int j = i;
+                while (j + 1 < cps.length && cps[j + 1] == cps[j] + 1) {
+                    j++;
+                }
+                s.append("\\x{").append(Integer.toHexString(cps[i])).append('}');
+                if (j > i) {
+                    s.append("-\\x{").append(Integer.toHexString(cps[j])).append('}');
+                }
+                i = j + 1;
+            }
+            return s.toString();
+        }
+
+        /** General category names (as java.util.regex and Oniguruma spell them) to sets of Character.getType values. */
+        private static java.util.Map<String, Long> types() {
+            java.util.Map<String, Long> t = new java.util.HashMap<>();
+            String[][] groups = {
+                    {"Lu", "" + Character.UPPERCASE_LETTER}, {"Ll", "" + Character.LOWERCASE_LETTER},
+                    {"Lt", "" + Character.TITLECASE_LETTER}, {"Lm", "" + Character.MODIFIER_LETTER},
+                    {"Lo", "" + Character.OTHER_LETTER}, {"Mn", "" + Character.NON_SPACING_MARK},
+                    {"Me", "" + Character.ENCLOSING_MARK}, {"Mc", "" + Character.COMBINING_SPACING_MARK},
+                    {"Nd", "" + Character.DECIMAL_DIGIT_NUMBER}, {"Nl", "" + Character.LETTER_NUMBER},
+                    {"No", "" + Character.OTHER_NUMBER}, {"Zs", "" + Character.SPACE_SEPARATOR},
+                    {"Zl", "" + Character.LINE_SEPARATOR}, {"Zp", "" + Character.PARAGRAPH_SEPARATOR},
+                    {"Cc", "" + Character.CONTROL}, {"Cf", "" + Character.FORMAT}, {"Co", "" + Character.PRIVATE_USE},
+                    {"Cs", "" + Character.SURROGATE}, {"Cn", "" + Character.UNASSIGNED},
+                    {"Pd", "" + Character.DASH_PUNCTUATION}, {"Ps", "" + Character.START_PUNCTUATION},
+                    {"Pe", "" + Character.END_PUNCTUATION}, {"Pc", "" + Character.CONNECTOR_PUNCTUATION},
+                    {"Po", "" + Character.OTHER_PUNCTUATION}, {"Pi", "" + Character.INITIAL_QUOTE_PUNCTUATION},
+                    {"Pf", "" + Character.FINAL_QUOTE_PUNCTUATION}, {"Sm", "" + Character.MATH_SYMBOL},
+                    {"Sc", "" + Character.CURRENCY_SYMBOL}, {"Sk", "" + Character.MODIFIER_SYMBOL},
+                    {"So", "" + Character.OTHER_SYMBOL},
+            };
+            for (String[] g : groups) {
+                long bit = 1L << Integer.parseInt(g[1]);
+                t.put(g[0], bit);
+                t.merge(g[0].substring(0, 1), bit, (a, b) -> a | b);
+            }
+            t.put("LC", t.get("Lu") | t.get("Ll") | t.get("Lt"));
+            return java.util.Map.copyOf(t);
         }
     }
 

@@ -24,6 +24,10 @@ final class IntList {
         }
     }
 
+    int size() {
+        return size;
+    }
+
     int[] toArray() {
         return Arrays.copyOf(data, size);
     }

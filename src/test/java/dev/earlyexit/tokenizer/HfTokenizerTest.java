@@ -98,7 +98,25 @@ class HfTokenizerTest {
         Path file = write("added.json", root);
         assertSameAsReference(file, List.of("hello<|sep|>hello", "<|sep|>", "a <|sep|> b", "<|sep|>xy <|sep|>",
                 "x  [MASK]  y", "[MASK]", "world worlds aworld world!", "hello world", "e\u0301 cafe\u0301",
-                "<|sep", "😀<|sep|>😀", ""));
+                "<|sep", "😀<|sep|>😀", "",
+                // lstrip/rstrip strip White_Space as Rust does: no-break spaces yes, U+001C-U+001F no
+                "x\u00a0[MASK]\u2007y", "x\u001c[MASK]\u001fy", "x\u3000\u0085[MASK]\u200bz"));
+    }
+
+    @Test
+    void stripNormalizerAndUnicode16LettersAsTheReferenceDoes() throws IOException {
+        ObjectNode root = byteLevel("h e", "l l");
+        root.putObject("normalizer").put("type", "Strip").put("strip_left", true).put("strip_right", true);
+        // letters, digits and marks new in Unicode 14-16 (U+0870 Arabic, U+1C89 Cyrillic, U+1E4F0 Nag Mundari digit)
+        root.putObject("pre_tokenizer").put("type", "Split").put("behavior", "Isolated").put("invert", false)
+                .putObject("pattern").put("Regex", "\\p{L}+|\\p{N}|\\P{L}|\\w");
+        ArrayNode pre = MAPPER.createArrayNode();
+        pre.add(root.get("pre_tokenizer"));
+        pre.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("use_regex", false).put("trim_offsets", false);
+        root.putObject("pre_tokenizer").put("type", "Sequence").set("pretokenizers", pre);
+        Path file = write("strip.json", root);
+        assertSameAsReference(file, List.of("\u00a0 hello \u2007", "\u001chello\u001f", "\u0870's \u1c89x\ua7cb",
+                "\ud839\udcf0\ud839\udcf1 12", "\u0378\u0870\u0898a", " \u3000"));
     }
 
     @Test

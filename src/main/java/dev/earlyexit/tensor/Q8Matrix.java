@@ -167,11 +167,9 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
                     FloatVector acc = FloatVector.zero(F);
                     for (; g < fullGroups; g++) {
                         int base = g * GROUP;
-                        FloatVector part = FloatVector.zero(F);
-                        for (int i = 0; i < GROUP; i += step) {
-                            FloatVector wv = (FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
-                                    .convertShape(VectorOperators.B2F, F, 0);
-                            part = wv.fma(FloatVector.fromArray(F, x, xOff + base + i), part);
+                        FloatVector part = widened(rowBase + base).mul(FloatVector.fromArray(F, x, xOff + base));
+                        for (int i = step; i < GROUP; i += step) {
+                            part = widened(rowBase + base + i).fma(FloatVector.fromArray(F, x, xOff + base + i), part);
                         }
                         acc = part.fma(FloatVector.broadcast(F, rowScales[g]), acc);
                     }
@@ -202,13 +200,14 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
         FloatVector a3 = FloatVector.zero(F);
         for (int g = 0; g < groupsPerRow; g++) {
             int base = g * GROUP;
-            FloatVector p0 = FloatVector.zero(F);
-            FloatVector p1 = FloatVector.zero(F);
-            FloatVector p2 = FloatVector.zero(F);
-            FloatVector p3 = FloatVector.zero(F);
-            for (int i = 0; i < GROUP; i += step) {
-                FloatVector wv = (FloatVector) ByteVector.fromArray(B, q, rowBase + base + i)
-                        .convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w0 = widened(rowBase + base);
+            int x0 = xOff + base;
+            FloatVector p0 = w0.mul(FloatVector.fromArray(F, x, x0));
+            FloatVector p1 = w0.mul(FloatVector.fromArray(F, x, x0 + n));
+            FloatVector p2 = w0.mul(FloatVector.fromArray(F, x, x0 + 2 * n));
+            FloatVector p3 = w0.mul(FloatVector.fromArray(F, x, x0 + 3 * n));
+            for (int i = step; i < GROUP; i += step) {
+                FloatVector wv = widened(rowBase + base + i);
                 int xi = xOff + base + i;
                 p0 = wv.fma(FloatVector.fromArray(F, x, xi), p0);
                 p1 = wv.fma(FloatVector.fromArray(F, x, xi + n), p1);
@@ -225,5 +224,14 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
         out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
         out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
         out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * One vector of weights as floats. The kernels begin each group's sum with a multiply rather than a
+     * multiply-add onto zero in the loop: an 8192 x 2048 product ran 1.35x faster so (medians of 6
+     * alternating runs, one thread), as Q40Matrix's did.
+     */
+    private FloatVector widened(int index) {
+        return (FloatVector) ByteVector.fromArray(B, q, index).convertShape(VectorOperators.B2F, F, 0);
     }
 }

@@ -32,7 +32,8 @@ public final class TiledProductSweep {
                     w[i] = (float) r.nextGaussian();
                 }
                 Matrix m = GgmlMatrices.of(type, ByteBuffer.wrap(GgmlMatrices.quantize(type, w, 0, rows, cols)), rows, cols);
-                ThreadPool.RangeTask perRow = (s, e, worker) -> m.multiplyRows(s * 8, Math.min(rows, e * 8), x, T, out, rows, 0);
+                float[] rowInput = m.input(x, T, pool).clone(); // as the pool's product prepares it (Q4_K adds sums)
+                ThreadPool.RangeTask perRow = (s, e, worker) -> m.multiplyRows(s * 8, Math.min(rows, e * 8), rowInput, T, out, rows, 0);
                 double[] rowMs = new double[rounds];
                 double[] tiledMs = new double[rounds];
                 for (int i = 0; i < 3; i++) {

@@ -148,20 +148,7 @@ public final class Q4KMatrix extends Matrix implements GgmlBlocks {
      */
     @Override
     protected float[] input(float[] x, int T, ThreadPool pool) {
-        return withSums(x, T, pool.inputScratch(T * cols + T * (cols / 32)));
-    }
-
-    private float[] withSums(float[] x, int T, float[] dst) {
-        int n = T * cols;
-        System.arraycopy(x, 0, dst, 0, n);
-        for (int b = 0; b < n / 32; b++) {
-            float sum = 0f;
-            for (int i = 32 * b; i < 32 * b + 32; i++) {
-                sum += x[i];
-            }
-            dst[n + b] = sum;
-        }
-        return dst;
+        return SubBlockSums.append(x, T, cols, pool);
     }
 
     /** x as {@link #input} lays it out (the pool's products pass that); see {@link #dot1}. */

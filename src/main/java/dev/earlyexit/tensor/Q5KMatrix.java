@@ -2,6 +2,7 @@ package dev.earlyexit.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -26,6 +27,7 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final boolean VECTOR = L >= 8 && 32 % L == 0;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     private static final VectorSpecies<Byte> B = VECTOR
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : ByteVector.SPECIES_64;
     private final byte[] nibbles;
@@ -120,8 +122,16 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
         }
     }
 
+    /** x followed by each token's sub-block sums, as {@link Q4KMatrix#input} (the mins' part of a product). */
+    @Override
+    protected float[] input(float[] x, int T, ThreadPool pool) {
+        return SubBlockSums.append(x, T, cols, pool);
+    }
+
+    /** x as {@link #input} lays it out (the pool's products pass that); see {@link #dot1}. */
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        int sums = T * cols;
         for (int r = rowStart; r < rowEnd; r++) {
             int t = 0;
             if (VECTOR) {
@@ -130,39 +140,65 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
                 }
             }
             for (; t < T; t++) {
-                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols) : dotScalar(r, x, t * cols);
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, sums + t * (cols / 32))
+                        : dotScalar(r, x, t * cols);
             }
         }
     }
 
-    private float dot1(int r, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        for (int s = r * superPerRow, xb = xOff; s < (r + 1) * superPerRow; s++) {
+    /**
+     * Q4KMatrix.dot1's scheme with the fifth bit: per pair of sub-blocks, the levels' dot products with
+     * x begun with a multiply and scaled once, the mins as dmin*m*sum(x). Levels in ints (AVX-512 has no
+     * byte shifts): nibble and high-bit bytes sign-extended, the high bits shifted down by 2j, then
+     * low = (q & 0xF) | (h << 4 & 0x10) and high x16 = (q & 0xF0) | (h << 7 & 0x100), its 1/16 in the scale.
+     */
+    private float dot1(int r, float[] x, int xOff, int sumOff) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0f;
+        for (int s = r * superPerRow, xb = xOff, sb = sumOff; s < (r + 1) * superPerRow; s++) {
             float ds = d[s];
             float ms = dmin[s];
-            for (int j = 0; j < 4; j++, xb += 64) {
-                float d1 = ds * subScales[8 * s + 2 * j];
-                float m1 = -(ms * subMins[8 * s + 2 * j]);
-                float d2 = ds * subScales[8 * s + 2 * j + 1];
-                float m2 = -(ms * subMins[8 * s + 2 * j + 1]);
+            for (int j = 0; j < 4; j++, xb += 64, sb += 2) {
+                int sub = 8 * s + 2 * j;
                 int q = 128 * s + 32 * j;
-                int qhBase = 32 * s;
-                for (int i = 0; i < 32; i += L) {
-                    ByteVector v = ByteVector.fromArray(B, nibbles, q + i);
-                    ByteVector h = ByteVector.fromArray(B, highBits, qhBase + i).lanewise(VectorOperators.LSHR, 2 * j);
-                    ByteVector vl = v.and((byte) 0xF).or(h.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector vh = v.lanewise(VectorOperators.LSHR, 4).or(h.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
-                    FloatVector lo = ((FloatVector) vl.convertShape(VectorOperators.B2F, F, 0)).fma(d1, m1);
-                    FloatVector hi = ((FloatVector) vh.convertShape(VectorOperators.B2F, F, 0)).fma(d2, m2);
-                    a0 = lo.fma(FloatVector.fromArray(F, x, xb + i), a0);
-                    a1 = hi.fma(FloatVector.fromArray(F, x, xb + 32 + i), a1);
+                int qh = 32 * s;
+                IntVector w = bytes(nibbles, q);
+                IntVector h = bytes(highBits, qh).lanewise(VectorOperators.LSHR, 2 * j);
+                FloatVector lo = low(w, h).mul(FloatVector.fromArray(F, x, xb));
+                FloatVector hi = high(w, h).mul(FloatVector.fromArray(F, x, xb + 32));
+                for (int i = L; i < 32; i += L) {
+                    w = bytes(nibbles, q + i);
+                    h = bytes(highBits, qh + i).lanewise(VectorOperators.LSHR, 2 * j);
+                    lo = low(w, h).fma(FloatVector.fromArray(F, x, xb + i), lo);
+                    hi = high(w, h).fma(FloatVector.fromArray(F, x, xb + 32 + i), hi);
                 }
+                acc = lo.fma(FloatVector.broadcast(F, ds * subScales[sub]), acc);
+                acc = hi.fma(FloatVector.broadcast(F, ds * subScales[sub + 1] * 0x1p-4f), acc);
+                mins += ms * subMins[sub] * x[sb] + ms * subMins[sub + 1] * x[sb + 1];
             }
         }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD) - mins;
     }
 
+    private static IntVector bytes(byte[] a, int index) {
+        return (IntVector) ByteVector.fromArray(B, a, index).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** Levels 0..31 of the sub-block in the low nibbles (h already shifted down by 2j). */
+    private static FloatVector low(IntVector w, IntVector h) {
+        return (FloatVector) w.lanewise(VectorOperators.AND, 0xF)
+                .or(h.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.AND, 0x10))
+                .convert(VectorOperators.I2F, 0);
+    }
+
+    /** Levels of the sub-block in the high nibbles, times 16. */
+    private static FloatVector high(IntVector w, IntVector h) {
+        return (FloatVector) w.lanewise(VectorOperators.AND, 0xF0)
+                .or(h.lanewise(VectorOperators.LSHL, 7).lanewise(VectorOperators.AND, 0x100))
+                .convert(VectorOperators.I2F, 0);
+    }
+
+    /** Four tokens: each weight vector scaled once for all four (faster at T = 4 than dot1's order; not bit-identical to it). */
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
         int n = cols;
         FloatVector a0 = FloatVector.zero(F);

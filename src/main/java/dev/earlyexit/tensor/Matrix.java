@@ -39,7 +39,7 @@ public abstract class Matrix {
 
     /**
      * out[t*outStride + outOff + r] = dot(W[r], x[t*cols ...]) for r in [rowStart, rowEnd), t in [0, T).
-     * The unit of work a worker runs; subclasses vectorize it.
+     * The unit of work a worker runs; subclasses vectorize it. x is laid out as {@link #input} makes it.
      */
     protected abstract void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out,
                                          int outStride, int outOff);
@@ -110,8 +110,9 @@ public abstract class Matrix {
     }
 
     /**
-     * The activations x[T, cols] as this type's kernels multiply them: x itself, or a rounded copy in
-     * the pool's input scratch where llama.cpp rounds them too (Q4_0), so that we compute what it does.
+     * The activations x[T, cols] as this type's kernels multiply them, made once per product: x itself,
+     * or a copy in the pool's input scratch, rounded where llama.cpp rounds them too (Q4_0, so that we
+     * compute what it does) or followed by per-sub-block sums (Q4_K, Q5_K: {@link SubBlockSums}).
      */
     protected float[] input(float[] x, int T, ThreadPool pool) {
         return x;

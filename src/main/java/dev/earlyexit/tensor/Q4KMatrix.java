@@ -140,12 +140,7 @@ public final class Q4KMatrix extends Matrix implements GgmlBlocks {
         }
     }
 
-    /**
-     * x followed by each token's sums over its 32-value sub-blocks, in the pool's input scratch: a
-     * value is d*sc*q - dmin*m, so a sub-block's product is d*sc * (q . x) - dmin*m * sum(x), and the
-     * mins cost one scalar multiply-add per sub-block and row instead of a vector operation per 16
-     * weights. Computed once per product, not per row.
-     */
+    /** x followed by each token's sub-block sums, for the mins' part of a product ({@link SubBlockSums}). */
     @Override
     protected float[] input(float[] x, int T, ThreadPool pool) {
         return SubBlockSums.append(x, T, cols, pool);

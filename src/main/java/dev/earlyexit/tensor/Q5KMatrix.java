@@ -122,7 +122,7 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
         }
     }
 
-    /** x followed by each token's sub-block sums, as {@link Q4KMatrix#input} (the mins' part of a product). */
+    /** x followed by each token's sub-block sums, for the mins' part of a product ({@link SubBlockSums}). */
     @Override
     protected float[] input(float[] x, int T, ThreadPool pool) {
         return SubBlockSums.append(x, T, cols, pool);

@@ -252,7 +252,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<Map<String, Object>> blocks = blockScaling(model, threadCounts, Math.max(3, runs));
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model", model.source().toString());
-        out.put("dtype", modelOptions.dtype.cliName());
+        out.put("dtype", weightsLabel(model));
         out.put("prompt_tokens", promptIds.length);
         out.put("tokens", tokens);
         out.put("runs", runs);
@@ -314,7 +314,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.println(Json.write(out));
         } else {
             System.out.printf("model %s, weights %s (%.1f MB), %d greedy tokens after %d prompt tokens, median of %d runs%n",
-                    model.source(), modelOptions.dtype.cliName(), model.weights().bytes() / 1e6, tokens, promptIds.length,
+                    model.source(), weightsLabel(model), model.weights().bytes() / 1e6, tokens, promptIds.length,
                     runs);
             for (Map<String, Object> r : results) {
                 System.out.printf("  threads %s: %s tokens/s (min %s, max %s), prefill %s ms%n", r.get("threads"),
@@ -409,7 +409,7 @@ public final class BenchCommand implements Callable<Integer> {
             case DSSD -> only.speculative();
             default -> allJson(model, prompts, measured);
         };
-        out.put("dtype", modelOptions.dtype.cliName());
+        out.put("dtype", weightsLabel(model));
         if (text != null) {
             out.put("text", text);
         }
@@ -705,5 +705,10 @@ public final class BenchCommand implements Callable<Integer> {
             return -1;
         }
         return -1;
+    }
+
+    /** What the weights are stored as: --dtype, or for a GGUF file its own types (--dtype does not apply). */
+    private String weightsLabel(LoadedModel model) {
+        return model.source().getFileName().toString().endsWith(".gguf") ? "gguf" : modelOptions.dtype.cliName();
     }
 }

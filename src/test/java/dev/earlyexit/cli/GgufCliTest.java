@@ -48,6 +48,14 @@ class GgufCliTest {
     }
 
     @Test
+    void benchOnGgufNamesTheFilesTypesNotTheDtypeDefault() throws Exception {
+        CliTest.Result r = CliTest.run("", "bench", "--model", f16().toString(), "--threads", "1", "--tokens", "4",
+                "--runs", "1", "--warmup", "0", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().get("dtype").asText()).isEqualTo("gguf");
+    }
+
+    @Test
     void generateOnGgufEqualsTheReference() {
         CliTest.Result r = CliTest.run("", "generate", "--model", f16().toString(), "--prompt", "Once upon a time",
                 "--max-tokens", "8", "--threads", "2", "--json");

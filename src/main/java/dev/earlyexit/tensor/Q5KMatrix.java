@@ -150,7 +150,8 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
      * Q4KMatrix.dot1's scheme with the fifth bit: per pair of sub-blocks, the levels' dot products with
      * x begun with a multiply and scaled once, the mins as dmin*m*sum(x). Levels in ints (AVX-512 has no
      * byte shifts): nibble and high-bit bytes sign-extended, the high bits shifted down by 2j, then
-     * low = (q & 0xF) | (h << 4 & 0x10) and high x16 = (q & 0xF0) | (h << 7 & 0x100), its 1/16 in the scale.
+     * {@code low = (q & 0xF) | (h << 4 & 0x10)} and {@code high x16 = (q & 0xF0) | (h << 7 & 0x100)}, its
+     * 1/16 in the scale.
      */
     private float dot1(int r, float[] x, int xOff, int sumOff) {
         FloatVector acc = FloatVector.zero(F);

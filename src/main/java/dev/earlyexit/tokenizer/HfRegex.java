@@ -178,30 +178,45 @@ final class HfRegex {
         /** General category names (as java.util.regex and Oniguruma spell them) to sets of Character.getType values. */
         private static java.util.Map<String, Long> types() {
             java.util.Map<String, Long> t = new java.util.HashMap<>();
-            String[][] groups = {
-                    {"Lu", "" + Character.UPPERCASE_LETTER}, {"Ll", "" + Character.LOWERCASE_LETTER},
-                    {"Lt", "" + Character.TITLECASE_LETTER}, {"Lm", "" + Character.MODIFIER_LETTER},
-                    {"Lo", "" + Character.OTHER_LETTER}, {"Mn", "" + Character.NON_SPACING_MARK},
-                    {"Me", "" + Character.ENCLOSING_MARK}, {"Mc", "" + Character.COMBINING_SPACING_MARK},
-                    {"Nd", "" + Character.DECIMAL_DIGIT_NUMBER}, {"Nl", "" + Character.LETTER_NUMBER},
-                    {"No", "" + Character.OTHER_NUMBER}, {"Zs", "" + Character.SPACE_SEPARATOR},
-                    {"Zl", "" + Character.LINE_SEPARATOR}, {"Zp", "" + Character.PARAGRAPH_SEPARATOR},
-                    {"Cc", "" + Character.CONTROL}, {"Cf", "" + Character.FORMAT}, {"Co", "" + Character.PRIVATE_USE},
-                    {"Cs", "" + Character.SURROGATE}, {"Cn", "" + Character.UNASSIGNED},
-                    {"Pd", "" + Character.DASH_PUNCTUATION}, {"Ps", "" + Character.START_PUNCTUATION},
-                    {"Pe", "" + Character.END_PUNCTUATION}, {"Pc", "" + Character.CONNECTOR_PUNCTUATION},
-                    {"Po", "" + Character.OTHER_PUNCTUATION}, {"Pi", "" + Character.INITIAL_QUOTE_PUNCTUATION},
-                    {"Pf", "" + Character.FINAL_QUOTE_PUNCTUATION}, {"Sm", "" + Character.MATH_SYMBOL},
-                    {"Sc", "" + Character.CURRENCY_SYMBOL}, {"Sk", "" + Character.MODIFIER_SYMBOL},
-                    {"So", "" + Character.OTHER_SYMBOL},
-            };
-            for (String[] g : groups) {
-                long bit = 1L << Integer.parseInt(g[1]);
-                t.put(g[0], bit);
-                t.merge(g[0].substring(0, 1), bit, (a, b) -> a | b);
-            }
+            category(t, "Lu", Character.UPPERCASE_LETTER);
+            category(t, "Ll", Character.LOWERCASE_LETTER);
+            category(t, "Lt", Character.TITLECASE_LETTER);
+            category(t, "Lm", Character.MODIFIER_LETTER);
+            category(t, "Lo", Character.OTHER_LETTER);
+            category(t, "Mn", Character.NON_SPACING_MARK);
+            category(t, "Me", Character.ENCLOSING_MARK);
+            category(t, "Mc", Character.COMBINING_SPACING_MARK);
+            category(t, "Nd", Character.DECIMAL_DIGIT_NUMBER);
+            category(t, "Nl", Character.LETTER_NUMBER);
+            category(t, "No", Character.OTHER_NUMBER);
+            category(t, "Zs", Character.SPACE_SEPARATOR);
+            category(t, "Zl", Character.LINE_SEPARATOR);
+            category(t, "Zp", Character.PARAGRAPH_SEPARATOR);
+            category(t, "Cc", Character.CONTROL);
+            category(t, "Cf", Character.FORMAT);
+            category(t, "Co", Character.PRIVATE_USE);
+            category(t, "Cs", Character.SURROGATE);
+            category(t, "Cn", Character.UNASSIGNED);
+            category(t, "Pd", Character.DASH_PUNCTUATION);
+            category(t, "Ps", Character.START_PUNCTUATION);
+            category(t, "Pe", Character.END_PUNCTUATION);
+            category(t, "Pc", Character.CONNECTOR_PUNCTUATION);
+            category(t, "Po", Character.OTHER_PUNCTUATION);
+            category(t, "Pi", Character.INITIAL_QUOTE_PUNCTUATION);
+            category(t, "Pf", Character.FINAL_QUOTE_PUNCTUATION);
+            category(t, "Sm", Character.MATH_SYMBOL);
+            category(t, "Sc", Character.CURRENCY_SYMBOL);
+            category(t, "Sk", Character.MODIFIER_SYMBOL);
+            category(t, "So", Character.OTHER_SYMBOL);
             t.put("LC", t.get("Lu") | t.get("Ll") | t.get("Lt"));
             return java.util.Map.copyOf(t);
+        }
+
+        /** The category under its two-letter name and in its one-letter group (L, M, N, Z, C, P, S). */
+        private static void category(java.util.Map<String, Long> t, String name, byte type) {
+            long bit = 1L << type;
+            t.put(name, bit);
+            t.merge(name.substring(0, 1), bit, (x, y) -> x | y);
         }
     }
 

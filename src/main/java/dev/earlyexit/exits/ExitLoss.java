@@ -1,8 +1,8 @@
 package dev.earlyexit.exits;
 
 import dev.earlyexit.tensor.Kernels;
+import dev.earlyexit.tensor.Lanes;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -41,6 +41,7 @@ public final class ExitLoss {
      */
     public void row(float[] z, int zOff, int n, float[] q, int qOff, float lambda, float gradScale) {
         argmax = Kernels.argmax(z, zOff, n);
+        float[] lanes = Lanes.floats();
         float max = z[zOff + argmax];
         // log-sum-exp
         int upper = F.loopBound(n);
@@ -49,7 +50,8 @@ public final class ExitLoss {
         for (; i < upper; i += F.length()) {
             acc = acc.add(Kernels.exp(FloatVector.fromArray(F, z, zOff + i).sub(max)));
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        double sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += Math.exp(z[zOff + i] - max);
         }
@@ -66,8 +68,10 @@ public final class ExitLoss {
             hAcc = pv.mul(logp).add(hAcc);
             ceAcc = FloatVector.fromArray(F, q, qOff + i).mul(logp).add(ceAcc);
         }
-        double h = -hAcc.reduceLanes(VectorOperators.ADD);
-        double ce = -ceAcc.reduceLanes(VectorOperators.ADD);
+        hAcc.intoArray(lanes, 0);
+        double h = -Lanes.sum(lanes);
+        ceAcc.intoArray(lanes, 0);
+        double ce = -Lanes.sum(lanes);
         for (; i < n; i++) {
             float logp = z[zOff + i] - lse;
             float pi = (float) Math.exp(logp);

@@ -144,6 +144,7 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink, GgmlBloc
 
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        float[] lanes = Lanes.floats();
         int n = cols;
         int fullBlocks = n / BLOCK;
         int r = rowStart;
@@ -164,8 +165,10 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink, GgmlBloc
                     a1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xl, a1);
                     a1 = v1.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(xh, a1);
                 }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
+                a0.intoArray(lanes, 0);
+                float s0 = Lanes.sum(lanes);
+                a1.intoArray(lanes, 0);
+                float s1 = Lanes.sum(lanes);
                 for (int i = fullBlocks * BLOCK; i < n; i++) {
                     s0 += value(r, i) * x[xOff + i];
                     s1 += value(r + 1, i) * x[xOff + i];
@@ -185,7 +188,8 @@ public final class BF16Matrix extends Matrix implements Matrix.RowSink, GgmlBloc
                             .fma(FloatVector.fromArray(F, x, xOff + b * BLOCK), a0);
                     a0 = v0.lanewise(VectorOperators.AND, HIGH_HALF).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + b * BLOCK + L), a0);
                 }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
+                a0.intoArray(lanes, 0);
+                float s0 = Lanes.sum(lanes);
                 for (int i = fullBlocks * BLOCK; i < n; i++) {
                     s0 += value(r, i) * x[xOff + i];
                 }

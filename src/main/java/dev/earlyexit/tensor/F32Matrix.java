@@ -1,7 +1,6 @@
 package dev.earlyexit.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -72,6 +71,7 @@ public final class F32Matrix extends Matrix {
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
         int r = rowStart;
+        float[] lanes = Lanes.floats();
         // Eight rows per pass keep eight independent FMA chains and loads in flight: measured +35% at 1
         // thread and +16% at 2 over four rows (4 alternating A/B pairs of bench on the 2-core VM). The
         // 8-row method has no tail loop: with one, C2 stopped scalar-replacing its vectors (it allocated).
@@ -81,26 +81,26 @@ public final class F32Matrix extends Matrix {
             // the server's batched decode); every (row, token) keeps its own FMA chain in the same order as
             // dot8, so each result is bit-identical to a lone token's.
             for (; t + 2 <= T; t += 2) {
-                dot8x2(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                dot8x2(r, x, t * cols, out, t * outStride + outOff + r, outStride, lanes);
             }
             for (; t < T; t++) {
-                dot8(r, x, t * cols, out, t * outStride + outOff + r);
+                dot8(r, x, t * cols, out, t * outStride + outOff + r, lanes);
             }
         }
         for (; r + 4 <= rowEnd; r += 4) {
             for (int t = 0; t < T; t++) {
-                dot4(r, x, t * cols, out, t * outStride + outOff + r);
+                dot4(r, x, t * cols, out, t * outStride + outOff + r, lanes);
             }
         }
         for (; r < rowEnd; r++) {
             for (int t = 0; t < T; t++) {
-                out[t * outStride + outOff + r] = Kernels.dot(w, base + r * cols, x, t * cols, cols);
+                out[t * outStride + outOff + r] = Kernels.dot(w, base + r * cols, x, t * cols, cols, lanes);
             }
         }
     }
 
     /** Eight rows; cols must be a multiple of the vector length (the caller's rows-per-pass rule). */
-    private void dot8(int r, float[] x, int xOff, float[] out, int outIndex) {
+    private void dot8(int r, float[] x, int xOff, float[] out, int outIndex, float[] lanes) {
         int n = cols;
         int o = base + r * n;
         FloatVector a0 = FloatVector.zero(F);
@@ -122,18 +122,26 @@ public final class F32Matrix extends Matrix {
             a6 = FloatVector.fromArray(F, w, o + 6 * n + i).fma(xv, a6);
             a7 = FloatVector.fromArray(F, w, o + 7 * n + i).fma(xv, a7);
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 1] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3] = a3.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 4] = a4.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 5] = a5.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 6] = a6.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 7] = a7.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + 1] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3] = Lanes.sum(lanes);
+        a4.intoArray(lanes, 0);
+        out[outIndex + 4] = Lanes.sum(lanes);
+        a5.intoArray(lanes, 0);
+        out[outIndex + 5] = Lanes.sum(lanes);
+        a6.intoArray(lanes, 0);
+        out[outIndex + 6] = Lanes.sum(lanes);
+        a7.intoArray(lanes, 0);
+        out[outIndex + 7] = Lanes.sum(lanes);
     }
 
     /** dot8 for tokens at xOff and xOff + cols, written at outIndex and outIndex + outStride. */
-    private void dot8x2(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+    private void dot8x2(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] lanes) {
         int n = cols;
         int o = base + r * n;
         int yOff = xOff + n;
@@ -181,26 +189,42 @@ public final class F32Matrix extends Matrix {
             a7 = w7.fma(xv, a7);
             b7 = w7.fma(yv, b7);
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 1] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3] = a3.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 4] = a4.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 5] = a5.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 6] = a6.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 7] = a7.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + 1] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3] = Lanes.sum(lanes);
+        a4.intoArray(lanes, 0);
+        out[outIndex + 4] = Lanes.sum(lanes);
+        a5.intoArray(lanes, 0);
+        out[outIndex + 5] = Lanes.sum(lanes);
+        a6.intoArray(lanes, 0);
+        out[outIndex + 6] = Lanes.sum(lanes);
+        a7.intoArray(lanes, 0);
+        out[outIndex + 7] = Lanes.sum(lanes);
         int p = outIndex + outStride;
-        out[p] = b0.reduceLanes(VectorOperators.ADD);
-        out[p + 1] = b1.reduceLanes(VectorOperators.ADD);
-        out[p + 2] = b2.reduceLanes(VectorOperators.ADD);
-        out[p + 3] = b3.reduceLanes(VectorOperators.ADD);
-        out[p + 4] = b4.reduceLanes(VectorOperators.ADD);
-        out[p + 5] = b5.reduceLanes(VectorOperators.ADD);
-        out[p + 6] = b6.reduceLanes(VectorOperators.ADD);
-        out[p + 7] = b7.reduceLanes(VectorOperators.ADD);
+        b0.intoArray(lanes, 0);
+        out[p] = Lanes.sum(lanes);
+        b1.intoArray(lanes, 0);
+        out[p + 1] = Lanes.sum(lanes);
+        b2.intoArray(lanes, 0);
+        out[p + 2] = Lanes.sum(lanes);
+        b3.intoArray(lanes, 0);
+        out[p + 3] = Lanes.sum(lanes);
+        b4.intoArray(lanes, 0);
+        out[p + 4] = Lanes.sum(lanes);
+        b5.intoArray(lanes, 0);
+        out[p + 5] = Lanes.sum(lanes);
+        b6.intoArray(lanes, 0);
+        out[p + 6] = Lanes.sum(lanes);
+        b7.intoArray(lanes, 0);
+        out[p + 7] = Lanes.sum(lanes);
     }
 
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, float[] lanes) {
         int n = cols;
         int o0 = base + r * n;
         int o1 = o0 + n;
@@ -219,10 +243,14 @@ public final class F32Matrix extends Matrix {
             a2 = FloatVector.fromArray(F, w, o2 + i).fma(xv, a2);
             a3 = FloatVector.fromArray(F, w, o3 + i).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s0 = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        float s1 = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        float s2 = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        float s3 = Lanes.sum(lanes);
         for (; i < n; i++) {
             float xi = x[xOff + i];
             s0 += w[o0 + i] * xi;

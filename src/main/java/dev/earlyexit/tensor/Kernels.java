@@ -16,13 +16,19 @@ public final class Kernels {
     }
 
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        return dot(a, aOff, b, bOff, n, Lanes.floats());
+    }
+
+    /** dot with the caller's {@link Lanes} scratch. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n, float[] lanes) {
         int i = 0;
         FloatVector acc = FloatVector.zero(F);
         int upper = F.loopBound(n);
         for (; i < upper; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -37,28 +43,29 @@ public final class Kernels {
      * three-token slice of x stays near while the tile's rows (in L2) pass by.
      */
     public static void gemmTile(float[] w, int R, float[] x, int T, int n, float[] out, int outStride, int outOff) {
+        float[] lanes = Lanes.floats();
         int t = 0;
         for (; t + 3 <= T; t += 3) {
             int r = 0;
             for (; r + 4 <= R; r += 4) {
-                tile4x3(w, r * n, x, t * n, n, out, t * outStride + outOff + r, outStride);
+                tile4x3(w, r * n, x, t * n, n, out, t * outStride + outOff + r, outStride, lanes);
             }
             for (; r < R; r++) {
                 for (int j = 0; j < 3; j++) {
-                    out[(t + j) * outStride + outOff + r] = dot(w, r * n, x, (t + j) * n, n);
+                    out[(t + j) * outStride + outOff + r] = dot(w, r * n, x, (t + j) * n, n, lanes);
                 }
             }
         }
         for (; t < T; t++) {
             for (int r = 0; r < R; r++) {
-                out[t * outStride + outOff + r] = dot(w, r * n, x, t * n, n);
+                out[t * outStride + outOff + r] = dot(w, r * n, x, t * n, n, lanes);
             }
         }
     }
 
     /** Four rows from wOff (stride n) by three tokens from xOff (stride n) into out[outIndex + j*outStride + i]. */
     private static void tile4x3(float[] w, int wOff, float[] x, int xOff, int n, float[] out, int outIndex,
-                                int outStride) {
+                                int outStride, float[] lanes) {
         FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F);
@@ -85,18 +92,21 @@ public final class Kernels {
             a31 = w3.fma(x1, a31);
             a32 = w3.fma(x2, a32);
         }
-        store(out, outIndex, outStride, a00, a01, a02, w, wOff, x, xOff, upper, n);
-        store(out, outIndex + 1, outStride, a10, a11, a12, w, wOff + n, x, xOff, upper, n);
-        store(out, outIndex + 2, outStride, a20, a21, a22, w, wOff + 2 * n, x, xOff, upper, n);
-        store(out, outIndex + 3, outStride, a30, a31, a32, w, wOff + 3 * n, x, xOff, upper, n);
+        store(out, outIndex, outStride, a00, a01, a02, w, wOff, x, xOff, upper, n, lanes);
+        store(out, outIndex + 1, outStride, a10, a11, a12, w, wOff + n, x, xOff, upper, n, lanes);
+        store(out, outIndex + 2, outStride, a20, a21, a22, w, wOff + 2 * n, x, xOff, upper, n, lanes);
+        store(out, outIndex + 3, outStride, a30, a31, a32, w, wOff + 3 * n, x, xOff, upper, n, lanes);
     }
 
     /** One weight row's three results of a tile: the lanes summed, plus the scalar rest past {@code upper}. */
     private static void store(float[] out, int index, int outStride, FloatVector t0, FloatVector t1, FloatVector t2,
-                              float[] w, int wOff, float[] x, int xOff, int upper, int n) {
-        out[index] = t0.reduceLanes(VectorOperators.ADD) + tail(w, wOff, x, xOff, upper, n);
-        out[index + outStride] = t1.reduceLanes(VectorOperators.ADD) + tail(w, wOff, x, xOff + n, upper, n);
-        out[index + 2 * outStride] = t2.reduceLanes(VectorOperators.ADD) + tail(w, wOff, x, xOff + 2 * n, upper, n);
+                              float[] w, int wOff, float[] x, int xOff, int upper, int n, float[] lanes) {
+        t0.intoArray(lanes, 0);
+        out[index] = Lanes.sum(lanes) + tail(w, wOff, x, xOff, upper, n);
+        t1.intoArray(lanes, 0);
+        out[index + outStride] = Lanes.sum(lanes) + tail(w, wOff, x, xOff + n, upper, n);
+        t2.intoArray(lanes, 0);
+        out[index + 2 * outStride] = Lanes.sum(lanes) + tail(w, wOff, x, xOff + 2 * n, upper, n);
     }
 
     /** The scalar rest of a dot product, from {@code from} to n. */
@@ -243,6 +253,7 @@ public final class Kernels {
     }
 
     public static float sumOfSquares(float[] x, int off, int n) {
+        float[] lanes = Lanes.floats();
         int i = 0;
         FloatVector acc = FloatVector.zero(F);
         int upper = F.loopBound(n);
@@ -250,7 +261,8 @@ public final class Kernels {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
             acc = v.fma(v, acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += x[off + i] * x[off + i];
         }
@@ -258,13 +270,15 @@ public final class Kernels {
     }
 
     public static float sum(float[] x, int off, int n) {
+        float[] lanes = Lanes.floats();
         int i = 0;
         FloatVector acc = FloatVector.zero(F);
         int upper = F.loopBound(n);
         for (; i < upper; i += L) {
             acc = acc.add(FloatVector.fromArray(F, x, off + i));
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += x[off + i];
         }
@@ -290,6 +304,7 @@ public final class Kernels {
     public static void layerNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, float[] bias,
                                  int n, float eps) {
         float mean = sum(x, xOff, n) / n;
+        float[] lanes = Lanes.floats();
         int i = 0;
         int upper = F.loopBound(n);
         FloatVector acc = FloatVector.zero(F);
@@ -298,7 +313,8 @@ public final class Kernels {
             FloatVector d = FloatVector.fromArray(F, x, xOff + i).sub(vm);
             acc = d.fma(d, acc);
         }
-        float var = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        float var = Lanes.sum(lanes);
         for (; i < n; i++) {
             float d = x[xOff + i] - mean;
             var += d * d;
@@ -323,6 +339,7 @@ public final class Kernels {
     /** In-place softmax of x[off, off+n). Returns nothing; x becomes a distribution. */
     public static void softmax(float[] x, int off, int n) {
         float max = max(x, off, n);
+        float[] lanes = Lanes.floats();
         int i = 0;
         int upper = F.loopBound(n);
         FloatVector acc = FloatVector.zero(F);
@@ -331,7 +348,8 @@ public final class Kernels {
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;

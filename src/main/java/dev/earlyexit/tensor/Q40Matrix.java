@@ -163,16 +163,18 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff,
                                 float[] rowScales) {
+        float[] lanes = Lanes.floats();
         for (int r = rowStart; r < rowEnd; r++) {
             Half.widenFinite(scales, r * blocksPerRow, rowScales, 0, blocksPerRow);
             int t = 0;
             if (VECTOR) {
                 for (; t + 4 <= T; t += 4) {
-                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride, rowScales);
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride, rowScales, lanes);
                 }
             }
             for (; t < T; t++) {
-                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, rowScales) : dotScalar(r, x, t * cols, rowScales);
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, rowScales, lanes)
+                        : dotScalar(r, x, t * cols, rowScales);
             }
         }
     }
@@ -204,7 +206,7 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
      * Per block: the levels' dot product with x (begun with a multiply: a multiply-add onto zero, or
      * the same in a loop over L-wide chunks, ran 1.3-1.5x slower), then one multiply-add by its scale.
      */
-    private float dot1(int r, float[] x, int xOff, float[] rowScales) {
+    private float dot1(int r, float[] x, int xOff, float[] rowScales, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         int blk = r * blocksPerRow;
         for (int k = 0; k < blocksPerRow; k++, blk++) {
@@ -219,7 +221,8 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
             }
             acc = p.fma(FloatVector.broadcast(F, rowScales[k]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(lanes, 0);
+        return Lanes.sum(lanes);
     }
 
     /**
@@ -227,7 +230,8 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
      * Each block's levels (as in {@link #dot1}) are widened once for all four, and each token keeps dot1's own order,
      * so every result is bit-identical to that token's alone.
      */
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales,
+                      float[] lanes) {
         int n = cols;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
@@ -261,10 +265,14 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
             a2 = p2.fma(d, a2);
             a3 = p3.fma(d, a3);
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + outStride] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
     }
 
     private float dotScalar(int r, float[] x, int xOff, float[] rowScales) {

@@ -131,16 +131,17 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
     /** x as {@link #input} lays it out (the pool's products pass that); see {@link #dot1}. */
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        float[] lanes = Lanes.floats();
         int sums = T * cols;
         for (int r = rowStart; r < rowEnd; r++) {
             int t = 0;
             if (VECTOR) {
                 for (; t + 4 <= T; t += 4) {
-                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride, lanes);
                 }
             }
             for (; t < T; t++) {
-                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, sums + t * (cols / 32))
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, sums + t * (cols / 32), lanes)
                         : dotScalar(r, x, t * cols);
             }
         }
@@ -153,7 +154,7 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
      * {@code low = (q & 0xF) | (h << 4 & 0x10)} and {@code high x16 = (q & 0xF0) | (h << 7 & 0x100)}, its
      * 1/16 in the scale.
      */
-    private float dot1(int r, float[] x, int xOff, int sumOff) {
+    private float dot1(int r, float[] x, int xOff, int sumOff, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         float mins = 0f;
         for (int s = r * superPerRow, xb = xOff, sb = sumOff; s < (r + 1) * superPerRow; s++) {
@@ -178,7 +179,8 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
                 mins += ms * subMins[sub] * x[sb] + ms * subMins[sub + 1] * x[sb + 1];
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
+        acc.intoArray(lanes, 0);
+        return Lanes.sum(lanes) - mins;
     }
 
     private static IntVector bytes(byte[] a, int index) {
@@ -200,7 +202,7 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
     }
 
     /** Four tokens: each weight vector scaled once for all four (faster at T = 4 than dot1's order; not bit-identical to it). */
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] lanes) {
         int n = cols;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
@@ -232,10 +234,14 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
                 }
             }
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + outStride] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
     }
 
     /** Without usable vectors (fewer than 8 float lanes): value by value, allocating nothing. */

@@ -158,20 +158,21 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
 
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff) {
+        float[] lanes = Lanes.floats();
         for (int r = rowStart; r < rowEnd; r++) {
             int t = 0;
             if (VECTOR) {
                 for (; t + 4 <= T; t += 4) {
-                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride);
+                    dot4(r, x, t * cols, out, t * outStride + outOff + r, outStride, lanes);
                 }
             }
             for (; t < T; t++) {
-                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols) : dotScalar(r, x, t * cols);
+                out[t * outStride + outOff + r] = VECTOR ? dot1(r, x, t * cols, lanes) : dotScalar(r, x, t * cols);
             }
         }
     }
 
-    private float dot1(int r, float[] x, int xOff) {
+    private float dot1(int r, float[] x, int xOff, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
         FloatVector a2 = FloatVector.zero(F);
@@ -203,10 +204,11 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
                 }
             }
         }
-        return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        a0.add(a1).add(a2.add(a3)).intoArray(lanes, 0);
+        return Lanes.sum(lanes);
     }
 
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] lanes) {
         int n = cols;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
@@ -243,10 +245,14 @@ public final class Q6KMatrix extends Matrix implements GgmlBlocks {
                 }
             }
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + outStride] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
     }
 
     /** Without usable vectors (fewer than 8 float lanes): value by value, allocating nothing. */

@@ -144,6 +144,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
     @Override
     protected void multiplyRows(int rowStart, int rowEnd, float[] x, int T, float[] out, int outStride, int outOff,
                                 float[] rowScales) {
+        float[] lanes = Lanes.floats();
         int n = cols;
         int step = F.length();
         boolean vectorGroups = GROUP % step == 0 && B.length() == step;
@@ -156,7 +157,7 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
             if (vectorGroups && n % GROUP == 0) {
                 // four activation rows per pass: each weight group is widened once for all four
                 for (; t0 + 4 <= T; t0 += 4) {
-                    dot4(r, x, t0 * n, out, t0 * outStride + outOff + r, outStride, rowScales);
+                    dot4(r, x, t0 * n, out, t0 * outStride + outOff + r, outStride, rowScales, lanes);
                 }
             }
             for (int t = t0; t < T; t++) {
@@ -173,7 +174,8 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
                         }
                         acc = part.fma(FloatVector.broadcast(F, rowScales[g]), acc);
                     }
-                    sum = acc.reduceLanes(VectorOperators.ADD);
+                    acc.intoArray(lanes, 0);
+                    sum = Lanes.sum(lanes);
                 }
                 for (int i = g * GROUP; i < n; i++) {
                     sum += q[rowBase + i] * rowScales[i / GROUP] * x[xOff + i];
@@ -190,7 +192,8 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
      * alone). It was also the slow way round: scaling each widened vector before the products ran 4
      * tokens at 72 GFLOP/s against 81 for two single-token passes (8192 x 2048, 2 threads).
      */
-    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales) {
+    private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, int outStride, float[] rowScales,
+                      float[] lanes) {
         int n = cols;
         int step = F.length();
         int rowBase = r * n;
@@ -220,10 +223,14 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
             a2 = p2.fma(scale, a2);
             a3 = p3.fma(scale, a3);
         }
-        out[outIndex] = a0.reduceLanes(VectorOperators.ADD);
-        out[outIndex + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outIndex + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        out[outIndex] = Lanes.sum(lanes);
+        a1.intoArray(lanes, 0);
+        out[outIndex + outStride] = Lanes.sum(lanes);
+        a2.intoArray(lanes, 0);
+        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
+        a3.intoArray(lanes, 0);
+        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
     }
 
     /**

@@ -10,6 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class F32Matrix extends Matrix {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
     private final float[] w;
     private final int base;
 
@@ -123,21 +124,14 @@ public final class F32Matrix extends Matrix {
             a7 = FloatVector.fromArray(F, w, o + 7 * n + i).fma(xv, a7);
         }
         a0.intoArray(lanes, 0);
-        out[outIndex] = Lanes.sum(lanes);
-        a1.intoArray(lanes, 0);
-        out[outIndex + 1] = Lanes.sum(lanes);
-        a2.intoArray(lanes, 0);
-        out[outIndex + 2] = Lanes.sum(lanes);
-        a3.intoArray(lanes, 0);
-        out[outIndex + 3] = Lanes.sum(lanes);
-        a4.intoArray(lanes, 0);
-        out[outIndex + 4] = Lanes.sum(lanes);
-        a5.intoArray(lanes, 0);
-        out[outIndex + 5] = Lanes.sum(lanes);
-        a6.intoArray(lanes, 0);
-        out[outIndex + 6] = Lanes.sum(lanes);
-        a7.intoArray(lanes, 0);
-        out[outIndex + 7] = Lanes.sum(lanes);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        a4.intoArray(lanes, 4 * L);
+        a5.intoArray(lanes, 5 * L);
+        a6.intoArray(lanes, 6 * L);
+        a7.intoArray(lanes, 7 * L);
+        Lanes.sums(lanes, 8, out, outIndex, 1);
     }
 
     /** dot8 for tokens at xOff and xOff + cols, written at outIndex and outIndex + outStride. */
@@ -190,38 +184,24 @@ public final class F32Matrix extends Matrix {
             b7 = w7.fma(yv, b7);
         }
         a0.intoArray(lanes, 0);
-        out[outIndex] = Lanes.sum(lanes);
-        a1.intoArray(lanes, 0);
-        out[outIndex + 1] = Lanes.sum(lanes);
-        a2.intoArray(lanes, 0);
-        out[outIndex + 2] = Lanes.sum(lanes);
-        a3.intoArray(lanes, 0);
-        out[outIndex + 3] = Lanes.sum(lanes);
-        a4.intoArray(lanes, 0);
-        out[outIndex + 4] = Lanes.sum(lanes);
-        a5.intoArray(lanes, 0);
-        out[outIndex + 5] = Lanes.sum(lanes);
-        a6.intoArray(lanes, 0);
-        out[outIndex + 6] = Lanes.sum(lanes);
-        a7.intoArray(lanes, 0);
-        out[outIndex + 7] = Lanes.sum(lanes);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        a4.intoArray(lanes, 4 * L);
+        a5.intoArray(lanes, 5 * L);
+        a6.intoArray(lanes, 6 * L);
+        a7.intoArray(lanes, 7 * L);
+        Lanes.sums(lanes, 8, out, outIndex, 1);
         int p = outIndex + outStride;
         b0.intoArray(lanes, 0);
-        out[p] = Lanes.sum(lanes);
-        b1.intoArray(lanes, 0);
-        out[p + 1] = Lanes.sum(lanes);
-        b2.intoArray(lanes, 0);
-        out[p + 2] = Lanes.sum(lanes);
-        b3.intoArray(lanes, 0);
-        out[p + 3] = Lanes.sum(lanes);
-        b4.intoArray(lanes, 0);
-        out[p + 4] = Lanes.sum(lanes);
-        b5.intoArray(lanes, 0);
-        out[p + 5] = Lanes.sum(lanes);
-        b6.intoArray(lanes, 0);
-        out[p + 6] = Lanes.sum(lanes);
-        b7.intoArray(lanes, 0);
-        out[p + 7] = Lanes.sum(lanes);
+        b1.intoArray(lanes, L);
+        b2.intoArray(lanes, 2 * L);
+        b3.intoArray(lanes, 3 * L);
+        b4.intoArray(lanes, 4 * L);
+        b5.intoArray(lanes, 5 * L);
+        b6.intoArray(lanes, 6 * L);
+        b7.intoArray(lanes, 7 * L);
+        Lanes.sums(lanes, 8, out, p, 1);
     }
 
     private void dot4(int r, float[] x, int xOff, float[] out, int outIndex, float[] lanes) {

@@ -19,12 +19,12 @@ import jdk.incubator.vector.FloatVector;
 public final class Lanes {
     static final int FLOATS = FloatVector.SPECIES_PREFERRED.length();
 
-    private static final ThreadLocal<float[]> FLOAT_SCRATCH = ThreadLocal.withInitial(() -> new float[FLOATS]);
+    private static final ThreadLocal<float[]> FLOAT_SCRATCH = ThreadLocal.withInitial(() -> new float[8 * FLOATS]);
 
     private Lanes() {
     }
 
-    /** This thread's scratch for one FloatVector of the preferred species. */
+    /** This thread's scratch for up to eight FloatVectors of the preferred species. */
     public static float[] floats() {
         return FLOAT_SCRATCH.get();
     }
@@ -36,5 +36,20 @@ public final class Lanes {
             s += lanes[i];
         }
         return s;
+    }
+
+    /**
+     * out[at + j*stride] = {@link #sum} of vector j, for the count vectors stored one after another in
+     * lanes (vector j from j * its length): a kernel's accumulators, summed each in lane order.
+     */
+    public static void sums(float[] lanes, int count, float[] out, int at, int stride) {
+        for (int j = 0; j < count; j++) {
+            int o = j * FLOATS;
+            float s = lanes[o];
+            for (int i = 1; i < FLOATS; i++) {
+                s += lanes[o + i];
+            }
+            out[at + j * stride] = s;
+        }
     }
 }

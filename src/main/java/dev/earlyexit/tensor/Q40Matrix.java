@@ -266,13 +266,10 @@ public final class Q40Matrix extends Matrix implements GgmlBlocks {
             a3 = p3.fma(d, a3);
         }
         a0.intoArray(lanes, 0);
-        out[outIndex] = Lanes.sum(lanes);
-        a1.intoArray(lanes, 0);
-        out[outIndex + outStride] = Lanes.sum(lanes);
-        a2.intoArray(lanes, 0);
-        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
-        a3.intoArray(lanes, 0);
-        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        Lanes.sums(lanes, 4, out, outIndex, outStride);
     }
 
     private float dotScalar(int r, float[] x, int xOff, float[] rowScales) {

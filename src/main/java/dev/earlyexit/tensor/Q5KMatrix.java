@@ -235,13 +235,10 @@ public final class Q5KMatrix extends Matrix implements GgmlBlocks {
             }
         }
         a0.intoArray(lanes, 0);
-        out[outIndex] = Lanes.sum(lanes);
-        a1.intoArray(lanes, 0);
-        out[outIndex + outStride] = Lanes.sum(lanes);
-        a2.intoArray(lanes, 0);
-        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
-        a3.intoArray(lanes, 0);
-        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        Lanes.sums(lanes, 4, out, outIndex, outStride);
     }
 
     /** Without usable vectors (fewer than 8 float lanes): value by value, allocating nothing. */

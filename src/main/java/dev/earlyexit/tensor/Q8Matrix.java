@@ -15,6 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks {
     public static final int GROUP = 32;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
     private static final VectorSpecies<Byte> B =
             ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 4)).check(byte.class);
     private final byte[] q;
@@ -224,13 +225,10 @@ public final class Q8Matrix extends Matrix implements Matrix.RowSink, GgmlBlocks
             a3 = p3.fma(scale, a3);
         }
         a0.intoArray(lanes, 0);
-        out[outIndex] = Lanes.sum(lanes);
-        a1.intoArray(lanes, 0);
-        out[outIndex + outStride] = Lanes.sum(lanes);
-        a2.intoArray(lanes, 0);
-        out[outIndex + 2 * outStride] = Lanes.sum(lanes);
-        a3.intoArray(lanes, 0);
-        out[outIndex + 3 * outStride] = Lanes.sum(lanes);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        Lanes.sums(lanes, 4, out, outIndex, outStride);
     }
 
     /**

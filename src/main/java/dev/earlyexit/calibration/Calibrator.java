@@ -1,13 +1,13 @@
 package dev.earlyexit.calibration;
 
 import dev.earlyexit.decoding.EarlyExitDecoder;
-import dev.earlyexit.decoding.GenerationResult;
-import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.BatchedGenerator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.exits.HeadSet;
 import dev.earlyexit.model.Transformer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,20 +70,27 @@ public final class Calibrator {
         }
     }
 
-    /** The model's continuations of each prompt: samplesPerPrompt sampled, seeded sequences per prompt. */
+    /**
+     * The model's continuations of each prompt: samplesPerPrompt sampled, seeded sequences per prompt,
+     * decoded {@link BatchedGenerator#MAX_ROWS} at a time (each as it would be alone).
+     */
     public static List<Sequence> generate(Transformer model, List<int[]> prompts, SetOptions o) {
-        Generator g = new Generator(model);
-        List<Sequence> set = new ArrayList<>();
+        int jobs = prompts.size() * o.samplesPerPrompt();
+        int[][] starts = new int[jobs][];
+        SamplingOptions[] options = new SamplingOptions[jobs];
         for (int p = 0; p < prompts.size(); p++) {
-            int[] prompt = prompts.get(p);
             for (int s = 0; s < o.samplesPerPrompt(); s++) {
-                SamplingOptions so = new SamplingOptions(o.temperature(), 0, o.topP(), o.seed() + 1000L * p + s);
-                GenerationResult r = g.generate(prompt, o.maxTokens(), so, null);
-                int[] ids = new int[prompt.length + r.ids().length];
-                System.arraycopy(prompt, 0, ids, 0, prompt.length);
-                System.arraycopy(r.ids(), 0, ids, prompt.length, r.ids().length);
-                set.add(new Sequence(ids, prompt.length));
+                int j = p * o.samplesPerPrompt() + s;
+                starts[j] = prompts.get(p);
+                options[j] = new SamplingOptions(o.temperature(), 0, o.topP(), o.seed() + 1000L * p + s);
             }
+        }
+        int[][] generated = BatchedGenerator.generate(model, starts, options, o.maxTokens(), BatchedGenerator.MAX_ROWS, null);
+        List<Sequence> set = new ArrayList<>();
+        for (int j = 0; j < jobs; j++) {
+            int[] ids = Arrays.copyOf(starts[j], starts[j].length + generated[j].length);
+            System.arraycopy(generated[j], 0, ids, starts[j].length, generated[j].length);
+            set.add(new Sequence(ids, starts[j].length));
         }
         return set;
     }

@@ -1,7 +1,6 @@
 package dev.earlyexit.exits;
 
-import dev.earlyexit.decoding.GenerationResult;
-import dev.earlyexit.decoding.Generator;
+import dev.earlyexit.decoding.BatchedGenerator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.model.KVCache;
 import dev.earlyexit.model.LayerWeights;
@@ -90,10 +89,16 @@ public final class HeadDataset {
     }
 
     /**
+     * Continuations decoded together per worker: one at a time was 3.4x slower (101 s against 29.5 s for
+     * stories15M's 120 training continuations, 2 workers; the same data bit for bit).
+     */
+    static final int GENERATION_ROWS = BatchedGenerator.MAX_ROWS;
+
+    /**
      * Generates the sequences of {@code spec} and captures them at {@code layers} (1-based, ascending).
      * Each continuation has its own seed, so the data do not depend on how generation is spread over
-     * threads: with f32 weights, one generator per thread of the model's pool, each single-threaded (token
-     * by token decoding gains little from splitting one token's matrices, and nothing when cores are shared).
+     * threads: with f32 weights, one generator per thread of the model's pool, each single-threaded and
+     * decoding {@link #GENERATION_ROWS} continuations together as one block ({@link BatchedGenerator}).
      */
     public static HeadDataset build(Transformer model, Tokenizer tok, int[] layers, Spec spec, Progress progress) {
         ModelConfig c = model.config();
@@ -126,20 +131,29 @@ public final class HeadDataset {
             int worker = w;
             threads[w] = new Thread(() -> {
                 try (ThreadPool one = new ThreadPool(1)) {
-                    Generator gen = new Generator(new Transformer(c, copies[worker], one));
+                    List<Integer> mine = new ArrayList<>();
                     for (int j = worker; j < jobs; j += nWorkers) {
+                        mine.add(j);
+                    }
+                    int[][] starts = new int[mine.size()][];
+                    SamplingOptions[] options = new SamplingOptions[mine.size()];
+                    for (int i = 0; i < mine.size(); i++) {
+                        int j = mine.get(i);
                         int pi = j / spec.samplesPerPrompt();
                         int s = j % spec.samplesPerPrompt();
-                        long seed = spec.seed() * 1_000_003L + pi * 1009L + s;
-                        SamplingOptions opts = new SamplingOptions(spec.temperature(), 0, 1f, seed);
-                        int[] prompt = prompts.get(pi);
-                        GenerationResult r = gen.generate(prompt, spec.maxNewTokens(), opts, null);
-                        int[] seq = Arrays.copyOf(prompt, prompt.length + r.ids().length);
-                        System.arraycopy(r.ids(), 0, seq, prompt.length, r.ids().length);
-                        generated[j] = seq;
-                        if (sync != null) {
-                            sync.update(done.incrementAndGet(), total);
-                        }
+                        starts[i] = prompts.get(pi);
+                        options[i] = new SamplingOptions(spec.temperature(), 0, 1f, spec.seed() * 1_000_003L + pi * 1009L + s);
+                    }
+                    int[][] ids = BatchedGenerator.generate(new Transformer(c, copies[worker], one), starts, options,
+                            spec.maxNewTokens(), GENERATION_ROWS, i -> {
+                                if (sync != null) {
+                                    sync.update(done.incrementAndGet(), total);
+                                }
+                            });
+                    for (int i = 0; i < mine.size(); i++) {
+                        int[] seq = Arrays.copyOf(starts[i], starts[i].length + ids[i].length);
+                        System.arraycopy(ids[i], 0, seq, starts[i].length, ids[i].length);
+                        generated[mine.get(i)] = seq;
                     }
                 } catch (Throwable t) {
                     synchronized (failure) {

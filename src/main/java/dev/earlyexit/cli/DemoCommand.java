@@ -99,7 +99,7 @@ final class DemoCommand implements Callable<Integer> {
         Path headsFile = ExitHeads.findDefault(model.source()).orElse(null);
         if (headsFile == null) {
             stdout.println("== training exit heads (once; later runs reuse them; log: " + dir.resolve("train-heads.log") + ")");
-            run(dir.resolve("train-heads.log"), "train-heads", common, "--kind", "subset", "--samples", "20", "--steps", "1500");
+            run(dir.resolve("train-heads.log"), "train-heads", common); // the defaults: what a user gets
             headsFile = ExitHeads.defaultPath(model.source(), HeadKind.SUBSET);
         } else {
             stdout.println("== exit heads: " + headsFile);

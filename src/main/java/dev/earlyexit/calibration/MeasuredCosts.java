@@ -22,7 +22,10 @@ import java.util.Optional;
  * overheads matter as much as the weights it reads.
  *
  * <p>The loop decodes with every head consulted and none allowed to exit (thresholds no confidence
- * reaches), so every layer, every head and the classifier run for every token; a first pass warms the JIT.
+ * reaches), so every layer, every head and the classifier run for every token. Warm-up passes come
+ * first: with one, the timed second pass of 48 tokens still ran 1.6-2.5x slower than the fourth on
+ * (stories15M, parts of the kernels not yet compiled), which made every stored cost about twice the
+ * bench's own split.
  *
  * @param layerRowMs      one more row in a block through one layer (NaN: not measured, older calibrations)
  * @param classifierRowMs one more row in a block through the final norm and classifier (NaN: not measured)
@@ -36,6 +39,8 @@ public record MeasuredCosts(double layerMs, double headMs, double classifierMs, 
     private static final String CLASSIFIER_ROW = "cost_classifier_block_row_ms";
     /** Rows of the block whose cost per extra row is measured (a typical verification window). */
     static final int BLOCK_ROWS = 8;
+    static final int WARMUP_PASSES = 4;
+    static final int TIMED_PASSES = 3;
 
     public MeasuredCosts(double layerMs, double headMs, double classifierMs) {
         this(layerMs, headMs, classifierMs, Double.NaN, Double.NaN);
@@ -46,19 +51,30 @@ public record MeasuredCosts(double layerMs, double headMs, double classifierMs, 
         return Double.isFinite(layerRowMs) && Double.isFinite(classifierRowMs);
     }
 
-    /** Times a short decode (tokens per pass, one warm-up pass then the timed one), then the block costs. */
+    /** Times a short decode (tokens per pass; warm-up passes, then the median of timed ones), then the block costs. */
     public static MeasuredCosts measure(Transformer model, HeadSet heads, ConfidenceMetric metric, int[] prompt,
                                         int tokens) {
         double[] never = new double[heads.size()];
         Arrays.fill(never, Double.MAX_VALUE); // consulted (finite), never reached
         EarlyExitDecoder decoder = new EarlyExitDecoder(model, heads, never, metric);
         SamplingOptions greedy = new SamplingOptions(0f, 0, 1f, 0L);
-        decoder.generate(prompt, tokens, greedy, null);
-        EarlyExitResult r = decoder.generate(prompt, tokens, greedy, null);
-        long steps = Math.max(1, r.generation().ids().length - 1); // the first token comes from the prefill
-        double[] rows = blockRowCosts(model, r.generation().ids());
-        return new MeasuredCosts(r.layerMs() / Math.max(1, r.tokenLayers()), r.headMs() / Math.max(1, r.headCalls()),
-                r.classifierMs() / steps, rows[0], rows[1]);
+        for (int pass = 0; pass < WARMUP_PASSES; pass++) {
+            decoder.generate(prompt, tokens, greedy, null);
+        }
+        double[] layer = new double[TIMED_PASSES];
+        double[] head = new double[TIMED_PASSES];
+        double[] classifier = new double[TIMED_PASSES];
+        int[] ids = new int[0];
+        for (int pass = 0; pass < TIMED_PASSES; pass++) {
+            EarlyExitResult r = decoder.generate(prompt, tokens, greedy, null);
+            long steps = Math.max(1, r.generation().ids().length - 1); // the first token comes from the prefill
+            layer[pass] = r.layerMs() / Math.max(1, r.tokenLayers());
+            head[pass] = r.headMs() / Math.max(1, r.headCalls());
+            classifier[pass] = r.classifierMs() / steps;
+            ids = r.generation().ids();
+        }
+        double[] rows = blockRowCosts(model, ids);
+        return new MeasuredCosts(median(layer), median(head), median(classifier), rows[0], rows[1]);
     }
 
     /**

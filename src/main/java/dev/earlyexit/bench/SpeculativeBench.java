@@ -7,7 +7,6 @@ import dev.earlyexit.calibration.ConfidenceMetric;
 import dev.earlyexit.decoding.CalibratedDraft;
 import dev.earlyexit.decoding.DraftRule;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
-import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
 import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SpeculativeSweep;
@@ -83,14 +82,7 @@ public final class SpeculativeBench {
             List<List<SpeculativeSweep.Row>> dssdRuns = new ArrayList<>();
             List<List<SpeculativeSweep.Row>> skipRuns = new ArrayList<>();
             for (int run = 0; run < runs; run++) {
-                long fullTokens = 0;
-                double fullMs = 0;
-                for (int[] ids : promptIds) {
-                    GenerationResult g = full.generate(ids, tokens, SamplingOptions.GREEDY, null, false);
-                    fullTokens += g.decodeSteps();
-                    fullMs += g.decodeMs();
-                }
-                fullRunTps[run] = fullTokens / (fullMs / 1000.0);
+                fullRunTps[run] = SpeculativeSweep.fullModel(full, promptIds, tokens).tokensPerSecond();
                 progress.step();
                 if (hasPlan) {
                     SelfSpeculativeDecoder d = plan.decoder(tf);

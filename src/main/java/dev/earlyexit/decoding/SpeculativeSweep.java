@@ -54,6 +54,18 @@ public final class SpeculativeSweep {
         }
     }
 
+    /** The full model over the prompts (greedy, {@code maxTokens} each), added up as a row named "full". */
+    public static Row fullModel(Generator full, List<int[]> prompts, int maxTokens) {
+        long tokens = 0;
+        double ms = 0;
+        for (int[] prompt : prompts) {
+            GenerationResult g = full.generate(prompt, maxTokens, SamplingOptions.GREEDY, null, false);
+            tokens += g.decodeSteps();
+            ms += g.decodeMs();
+        }
+        return new Row("full", "full", -1, 0, tokens, ms, 0, 0, 0, 0, 0, 0, 0);
+    }
+
     /** Runs one decoder over the prompts (greedy, {@code maxTokens} each) and adds the results up. */
     public static Row run(SelfSpeculativeDecoder decoder, String setting, int exitLayer, List<int[]> prompts,
                           int maxTokens) {

@@ -6,9 +6,7 @@ import dev.earlyexit.calibration.DraftPlan;
 import dev.earlyexit.calibration.Calibrator;
 import dev.earlyexit.calibration.ThresholdRule;
 import dev.earlyexit.decoding.CalibratedDraft;
-import dev.earlyexit.decoding.GenerationResult;
 import dev.earlyexit.decoding.Generator;
-import dev.earlyexit.decoding.SamplingOptions;
 import dev.earlyexit.decoding.SelfSpeculativeDecoder;
 import dev.earlyexit.decoding.SpeculativeSweep;
 import dev.earlyexit.exits.ExitHeads;
@@ -88,7 +86,7 @@ public final class DraftSweep {
             Generator full = new Generator(tf);
             for (SelfSpeculativeDecoder d : decoders) {
                 if (d == null) {
-                    fullModel(full, prompts.subList(0, 2), tokens);
+                    SpeculativeSweep.fullModel(full, prompts.subList(0, 2), tokens);
                 } else {
                     SpeculativeSweep.run(d, "warm-up", -1, prompts.subList(0, 2), tokens);
                 }
@@ -96,7 +94,7 @@ public final class DraftSweep {
             for (int r = 0; r < rounds; r++) {
                 for (int i = 0; i < decoders.size(); i++) {
                     if (decoders.get(i) == null) {
-                        last[i] = fullModel(full, prompts, tokens);
+                        last[i] = SpeculativeSweep.fullModel(full, prompts, tokens);
                     } else {
                         last[i] = SpeculativeSweep.run(decoders.get(i), names.get(i), -1, prompts, tokens);
                     }
@@ -110,17 +108,6 @@ public final class DraftSweep {
                         last[i].meanAcceptedPerVerification());
             }
         }
-    }
-
-    private static SpeculativeSweep.Row fullModel(Generator full, List<int[]> prompts, int tokens) {
-        long steps = 0;
-        double ms = 0;
-        for (int[] p : prompts) {
-            GenerationResult g = full.generate(p, tokens, SamplingOptions.GREEDY, null, false);
-            steps += g.decodeSteps();
-            ms += g.decodeMs();
-        }
-        return new SpeculativeSweep.Row("full", "full", -1, 0, steps, ms, 0, 0, 0, 0, 0, 0, 0);
     }
 
     private static double median(double[] v) {

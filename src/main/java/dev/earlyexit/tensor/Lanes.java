@@ -43,8 +43,13 @@ public final class Lanes {
      * lanes (vector j from j * its length): a kernel's accumulators, summed each in lane order.
      */
     public static void sums(float[] lanes, int count, float[] out, int at, int stride) {
+        sumsFrom(lanes, 0, count, out, at, stride);
+    }
+
+    /** {@link #sums} of the count vectors from vector first on. */
+    public static void sumsFrom(float[] lanes, int first, int count, float[] out, int at, int stride) {
         for (int j = 0; j < count; j++) {
-            int o = j * FLOATS;
+            int o = (first + j) * FLOATS;
             float s = lanes[o];
             for (int i = 1; i < FLOATS; i++) {
                 s += lanes[o + i];

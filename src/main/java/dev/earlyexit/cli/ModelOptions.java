@@ -41,10 +41,16 @@ public final class ModelOptions {
     boolean verbose;
 
     public LoadedModel load() throws IOException {
-        if (!"false".equals(System.getProperty("earlyexit.warmup")) && Warmup.pays(weightBytes(model))) {
-            Warmup.startInBackground(dtype); // compiles the kernels while the weights are read
+        Warmup.Running warmup = !"false".equals(System.getProperty("earlyexit.warmup")) && Warmup.pays(weightBytes(model))
+                ? Warmup.startInBackground(dtype) // compiles the kernels while the weights are read
+                : null;
+        try {
+            return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype, context);
+        } finally {
+            if (warmup != null) {
+                warmup.stop();
+            }
         }
-        return new ModelResolver(ModelCache.defaultCache(), System.err::println).load(model, tokenizer, dtype, context);
     }
 
     /** Bytes of the weight files at a model path (a file, or a directory's weight files); -1 for an alias or none. */

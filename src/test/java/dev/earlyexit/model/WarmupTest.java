@@ -7,6 +7,7 @@ import dev.earlyexit.tensor.DType;
 import dev.earlyexit.tensor.ThreadPool;
 import dev.earlyexit.testutil.TestModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -29,12 +30,22 @@ class WarmupTest {
         try (ThreadPool pool = new ThreadPool(2)) {
             alone = new Generator(new Transformer(m.config(), m.weights(), pool)).generate(prompt, 40, greedy, null).ids();
         }
-        Thread warmup = Warmup.startInBackground(DType.F32);
+        Warmup.Running warmup = Warmup.startInBackground(DType.F32);
         int[] beside;
         try (ThreadPool pool = new ThreadPool(2)) {
             beside = new Generator(new Transformer(m.config(), m.weights(), pool)).generate(prompt, 40, greedy, null).ids();
         }
         warmup.join();
         assertThat(beside).isEqualTo(alone);
+    }
+
+    /** Stopped when the real model is ready, the warm-up thread ends after its current step. */
+    @Test
+    @Timeout(30)
+    void aStoppedWarmupEnds() throws Exception {
+        Warmup.Running warmup = Warmup.startInBackground(DType.F32);
+        warmup.stop();
+        warmup.join();
+        assertThat(warmup.isAlive()).isFalse();
     }
 }

@@ -32,7 +32,8 @@ public final class Warmup {
      * seconds (zeroing new arrays, page faults, repacking), so a warm-up beside it only slows the load, and
      * their first prefill is long enough to compile the kernels by itself: on the 1.24 B Q8_0 file (1.3 GB,
      * 2 cores) the warm-up made loading 0.8-1.0 s longer and the first token 0.3-0.7 s later; on
-     * stories15M (25-60 MB) it makes a cold run's decoding 25% faster at no cost in wall time.
+     * stories15M (25-60 MB) a cold run's first prompt block took 150 ms (81-173) against 193 without it,
+     * at the same wall time (6 alternating pairs, 2026-12-04; see {@link Running#stop}).
      */
     static final long LARGEST_WARMED_BYTES = 256L << 20;
 

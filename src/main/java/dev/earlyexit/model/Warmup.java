@@ -60,6 +60,7 @@ public final class Warmup {
     /** A warm-up in progress. */
     public static final class Running {
         private volatile boolean stopped;
+        private volatile int steps;
         private Thread thread;
 
         /**
@@ -74,8 +75,9 @@ public final class Warmup {
             stopped = true;
         }
 
-        public boolean isAlive() {
-            return thread.isAlive();
+        /** Forward passes run so far (blocks and decode steps). */
+        public int steps() {
+            return steps;
         }
 
         /** Waits for the warm-up thread to end (tests). */
@@ -84,9 +86,11 @@ public final class Warmup {
         }
     }
 
-    /** Runs the whole warm-up synchronously (tests). */
-    public static void run(DType dtype) {
-        run(dtype, new Running());
+    /** Runs the whole warm-up synchronously (tests); returns its forward passes. */
+    public static int run(DType dtype) {
+        Running running = new Running();
+        run(dtype, running);
+        return running.steps;
     }
 
     /**
@@ -124,17 +128,20 @@ public final class Warmup {
                 model.embed(ids, 0, T, 0, block);
                 model.forward(block, T, 0, c.layers(), cache);
                 model.logits(block, T - 1, logits);
+                running.steps++;
             }
             for (int round = 0; round < ROUNDS && !running.stopped; round++) {
                 cache.clear();
                 model.embed(ids, 0, MAX_BLOCK, 0, block);
                 model.forward(block, MAX_BLOCK, 0, c.layers(), cache);
                 model.logits(block, MAX_BLOCK - 1, logits);
+                running.steps++;
                 for (int pos = MAX_BLOCK; pos < CONTEXT - 1 && !running.stopped; pos++) {
                     one[0] = Kernels.argmax(logits, 0, VOCAB);
                     model.embed(one, 0, 1, pos, block);
                     model.forward(block, 1, 0, c.layers(), cache);
                     model.logits(block, 0, logits);
+                    running.steps++;
                 }
             }
         }

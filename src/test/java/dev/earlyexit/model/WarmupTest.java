@@ -39,13 +39,14 @@ class WarmupTest {
         assertThat(beside).isEqualTo(alone);
     }
 
-    /** Stopped when the real model is ready, the warm-up thread ends after its current step. */
+    /** Stopped when the real model is ready, the warm-up thread ends after its current step, not at its end. */
     @Test
     @Timeout(30)
-    void aStoppedWarmupEnds() throws Exception {
+    void aStoppedWarmupEndsEarly() throws Exception {
+        int whole = Warmup.run(DType.F32);
         Warmup.Running warmup = Warmup.startInBackground(DType.F32);
         warmup.stop();
         warmup.join();
-        assertThat(warmup.isAlive()).isFalse();
+        assertThat(warmup.steps()).isLessThan(whole);
     }
 }
